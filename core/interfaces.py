@@ -1,0 +1,408 @@
+"""The contracts between the trainer and the components that plugins provide.
+
+A run is assembled from five parts: a Domain (the data and how to judge it), a
+Generator, a Discriminator, an Objective (the GAN loss) and an Estimator (how the
+generator's gradient crosses its sampling step). The trainer only ever talks to these
+interfaces, so any plugin's part fits with any other's as long as what one ``requires``
+is what another ``provides``.
+
+Capability words used in ``provides``/``requires`` (registry.yaml repeats them so that
+compatibility is checked before anything is imported):
+
+- ``continuous`` / ``discrete``: the kind of values a domain holds.
+- ``values``: a generator's samples carry ``Batch.values``.
+- ``reparam``: those values are differentiable with respect to the generator's
+  parameters (reparameterised sampling).
+- ``log_probs``: samples carry per-step log-probabilities (policy-gradient estimators).
+- ``relaxed``: samples carry relaxed one-hots (Gumbel-softmax estimators).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Mapping, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "Batch",
+    "DomainSpec",
+    "SequenceData",
+    "Domain",
+    "Generator",
+    "Discriminator",
+    "Scores",
+    "Objective",
+    "Estimator",
+    "GeneratorStep",
+    "Metric",
+    "Callback",
+]
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    """What the networks must know about the data to be built for it.
+
+    Continuous domains fill ``features`` and ``value_range``; discrete domains fill
+    ``vocab_size`` and the special token ids. ``max_len`` bounds every sequence.
+    """
+
+    kind: Literal["continuous", "discrete"]
+    max_len: int
+    features: int = 0
+    value_range: tuple[float, float] | None = None
+    vocab_size: int = 0
+    pad_id: int = 0
+    bos_id: int | None = None
+    eos_id: int | None = None
+    variable_length: bool = False
+
+    @property
+    def is_discrete(self) -> bool:
+        return self.kind == "discrete"
+
+
+@dataclass
+class Batch:
+    """A batch of sequences, real or generated, as every component exchanges it.
+
+    ``values`` is ``[B, T, F]`` float for continuous domains and ``[B, T]`` long token ids
+    for discrete ones. ``lengths`` (``[B]``) says how many steps of each row are real;
+    positions past a row's length are padding and every loss and metric must ignore them
+    (use ``mask``). Generated batches may also carry ``log_probs`` (``[B, T]``, the
+    log-probability of each sampled token) and ``relaxed`` (``[B, T, V]``, relaxed
+    one-hots through which gradients flow).
+    """
+
+    values: Tensor
+    lengths: Tensor
+    log_probs: Tensor | None = None
+    relaxed: Tensor | None = None
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.lengths.dim() != 1 or self.lengths.shape[0] != self.values.shape[0]:
+            raise ValueError(
+                f"Batch.lengths must be [B] with B={self.values.shape[0]}, got {tuple(self.lengths.shape)}"
+            )
+
+    @classmethod
+    def full_length(cls, values: Tensor, **kwargs: Any) -> "Batch":
+        """A batch whose rows all use every step (fixed-length data)."""
+        lengths = torch.full((values.shape[0],), values.shape[1], dtype=torch.long, device=values.device)
+        return cls(values=values, lengths=lengths, **kwargs)
+
+    @property
+    def size(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def steps(self) -> int:
+        return int(self.values.shape[1])
+
+    @property
+    def mask(self) -> Tensor:
+        """``[B, T]`` bool, true where a step is real data rather than padding."""
+        steps = torch.arange(self.steps, device=self.lengths.device)
+        return steps.unsqueeze(0) < self.lengths.unsqueeze(1)
+
+    def one_hot(self, vocab_size: int) -> Tensor:
+        """``[B, T, V]`` float: the relaxed one-hots if present, else exact one-hots of the tokens."""
+        if self.relaxed is not None:
+            return self.relaxed
+        return torch.nn.functional.one_hot(self.values, vocab_size).float()
+
+    def to(self, device: torch.device | str) -> "Batch":
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device)
+
+        return replace(
+            self,
+            values=self.values.to(device),
+            lengths=self.lengths.to(device),
+            log_probs=move(self.log_probs),
+            relaxed=move(self.relaxed),
+            extras={k: v.to(device) for k, v in self.extras.items()},
+        )
+
+    def detach(self) -> "Batch":
+        """The same samples with no graph attached: what the discriminator trains on."""
+        def cut(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.detach()
+
+        return replace(
+            self,
+            values=self.values.detach(),
+            log_probs=cut(self.log_probs),
+            relaxed=cut(self.relaxed),
+            extras={k: v.detach() for k, v in self.extras.items()},
+        )
+
+    def index(self, rows: Tensor) -> "Batch":
+        """The rows ``rows`` of this batch (a view of real data for mini-batching)."""
+        def pick(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t[rows]
+
+        return replace(
+            self,
+            values=self.values[rows],
+            lengths=self.lengths[rows],
+            log_probs=pick(self.log_probs),
+            relaxed=pick(self.relaxed),
+            extras={k: v[rows] for k, v in self.extras.items()},
+        )
+
+
+@dataclass
+class SequenceData:
+    """An in-memory split of a dataset: all its sequences as one padded ``Batch``.
+
+    Kept deliberately simple: the benchmark datasets fit in memory many times over, and a
+    single tensor makes shuffling, resuming and sharding exact.
+    """
+
+    batch: Batch
+
+    def __len__(self) -> int:
+        return self.batch.size
+
+    def rows(self, indices: Tensor) -> Batch:
+        return self.batch.index(indices)
+
+
+# --------------------------------------------------------------------------- domain
+
+
+class Domain(abc.ABC):
+    """The data type and everything about it: data, encoding, output format, metrics.
+
+    A domain is built from the recipe's ``domain.params``. It owns the train/test split so
+    that every metric that needs held-out data gets data the generator never trained on.
+    """
+
+    #: Capabilities this domain offers to the other components, e.g. {"continuous"}.
+    provides: ClassVar[frozenset[str]] = frozenset()
+    #: Metric names (registry entries) evaluated when the recipe names none.
+    default_metrics: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    @abc.abstractmethod
+    def spec(self) -> DomainSpec:
+        """What the networks need to know to be built for this data."""
+
+    @abc.abstractmethod
+    def load(self, split: Literal["train", "test"]) -> SequenceData:
+        """The split's sequences, encoded as tensors (on the CPU)."""
+
+    @abc.abstractmethod
+    def write_samples(self, batch: Batch, directory: Path, stem: str) -> list[Path]:
+        """Write generated samples in the domain's native format; return the files written.
+
+        Implementations must write atomically (temporary file, then rename): an
+        interrupted run must never leave a half-written sample file behind.
+        """
+
+    def state_dict(self) -> dict[str, Any]:
+        """Data-dependent state to keep with a run (for example a fitted scaler)."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+
+
+# --------------------------------------------------------------------------- networks
+
+
+class Generator(nn.Module, abc.ABC):
+    """An autoregressive sequence generator.
+
+    Constructors take the domain's ``spec`` as a keyword argument, then their own
+    parameters (which the registry checks against the signature before building).
+    """
+
+    provides: ClassVar[frozenset[str]] = frozenset()
+
+    @abc.abstractmethod
+    def sample(self, n: int) -> Batch:
+        """Draw ``n`` sequences on the module's device, with what the class ``provides``.
+
+        Sampling uses torch's global random state, so a seeded run is reproducible.
+        """
+
+    def pretrain_loss(self, batch: Batch) -> Tensor:
+        """A teacher-forced loss for maximum-likelihood pretraining on real data.
+
+        Discrete generators return the mean per-token NLL; continuous ones a next-step
+        regression loss. Generators that cannot be pretrained keep this default.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no pretraining loss")
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+
+class Discriminator(nn.Module, abc.ABC):
+    """Scores a batch: ``[B]`` per sequence, or ``[B, T]`` per step when ``per_step``.
+
+    Higher means "more real" for every objective. Discrete discriminators must accept
+    one-hot or relaxed ``[B, T, V]`` input (``Batch.one_hot``) and embed it by matrix
+    product so that gradients reach the generator. Padding (``Batch.mask``) must not
+    change the scores of real steps.
+    """
+
+    per_step: bool = False
+
+    @abc.abstractmethod
+    def forward(self, batch: Batch) -> Tensor:  # noqa: D401 - nn.Module convention
+        """Score ``batch``."""
+
+
+# --------------------------------------------------------------------------- losses
+
+
+@dataclass
+class Scores:
+    """Discriminator scores with the weights that say which of them count.
+
+    ``values`` is ``[B]`` or ``[B, T]``; ``weight`` has the same shape (1 for a real step,
+    0 for padding). Objectives reduce elementwise losses with ``mean``, so per-sequence and
+    per-step discriminators share one implementation.
+    """
+
+    values: Tensor
+    weight: Tensor | None = None
+
+    @classmethod
+    def of(cls, values: Tensor, batch: Batch) -> "Scores":
+        if values.dim() == 2:
+            return cls(values, batch.mask.to(values.dtype))
+        return cls(values)
+
+    def mean(self, elementwise: Tensor) -> Tensor:
+        if self.weight is None:
+            return elementwise.mean()
+        return (elementwise * self.weight).sum() / self.weight.sum().clamp_min(1.0)
+
+
+class Objective(abc.ABC):
+    """A GAN loss. The math lives in pure functions; this class adapts them to the trainer.
+
+    ``critic_steps`` is how many discriminator updates the objective wants per generator
+    update (WGAN's n_critic); the recipe may override it.
+    """
+
+    critic_steps: int = 1
+    #: True if ``generator_loss`` needs the real scores (relativistic losses).
+    generator_needs_real: bool = False
+
+    @abc.abstractmethod
+    def discriminator_loss(self, real: Scores, fake: Scores) -> Tensor:
+        """Loss the discriminator minimises."""
+
+    @abc.abstractmethod
+    def generator_loss(self, fake: Scores, real: Scores | None = None) -> Tensor:
+        """Loss the generator minimises through differentiable samples."""
+
+    def reward(self, fake_scores: Tensor) -> Tensor:
+        """Per-element reward (higher is better) for policy-gradient estimators."""
+        raise NotImplementedError(f"{type(self).__name__} defines no reward")
+
+    def penalty(self, discriminator: Discriminator, real: Batch, fake: Batch) -> Tensor | None:
+        """An extra discriminator loss term (gradient penalty), or None."""
+        return None
+
+    def after_discriminator_step(self, discriminator: Discriminator) -> None:
+        """Called after each discriminator optimiser step (weight clipping)."""
+
+
+@dataclass
+class GeneratorStep:
+    """What an estimator hands the trainer for one generator update."""
+
+    loss: Tensor
+    logs: dict[str, float] = field(default_factory=dict)
+
+
+class Estimator(abc.ABC):
+    """How the generator's gradient crosses its sampling step.
+
+    ``requires`` names the generator capabilities it needs (``reparam``, ``log_probs``,
+    ``relaxed``); the recipe loader checks them before anything is built.
+    """
+
+    requires: ClassVar[frozenset[str]] = frozenset()
+
+    def setup(self, generator: Generator, discriminator: Discriminator, objective: Objective) -> None:
+        """Called once after the networks exist (for example to copy the generator)."""
+
+    @abc.abstractmethod
+    def generator_step(
+        self,
+        generator: Generator,
+        discriminator: Discriminator,
+        objective: Objective,
+        real: Batch,
+        *,
+        step: int,
+        total_steps: int,
+    ) -> GeneratorStep:
+        """Sample ``real.size`` sequences and return the generator's loss for them."""
+
+    def after_generator_step(self, generator: Generator, *, step: int) -> None:
+        """Called after each generator optimiser step (for example to update a delayed copy)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Estimator state that a checkpoint must keep for an exact resume."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+class Metric(abc.ABC):
+    """A number that says how close generated data is to held-out real data.
+
+    Built from the registry like other components (constructor takes ``domain`` and its
+    own parameters); called with real test data and generated samples, both on the CPU.
+    """
+
+    requires: ClassVar[frozenset[str]] = frozenset()
+    #: Whether a larger value means better samples (drives the "improved" arrows in logs).
+    higher_is_better: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def __call__(self, real: Batch, fake: Batch) -> float:
+        """Compare ``fake`` with ``real``."""
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+@runtime_checkable
+class Callback(Protocol):
+    """An observer of a run. Plugins return these from ``seqtk_callbacks``.
+
+    Every method is optional: the trainer calls only those an object defines. They are
+    plain method calls on the hot path, not pluggy hooks.
+    """
+
+    def on_run_start(self, run_dir: Path, recipe: Any) -> None: ...
+
+    def on_step(self, step: int, logs: Mapping[str, float]) -> None: ...
+
+    def on_eval(self, step: int, metrics: Mapping[str, float]) -> None: ...
+
+    def on_checkpoint(self, step: int, path: Path) -> None: ...
+
+    def on_run_end(self, run_dir: Path, metrics: Mapping[str, float]) -> None: ...

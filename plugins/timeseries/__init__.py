@@ -1,0 +1,1 @@
+"""Continuous-valued sequences: the sines domain and distribution metrics for series."""
