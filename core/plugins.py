@@ -108,7 +108,7 @@ class PluginHost:
             info.status = "not autoloaded"
             return
         if self.pm.get_plugin(entry_point.name) is not None:
-            info.status, info.error = "failed", "another plugin already uses this name"
+            self._fail(info, "another plugin already uses this name")
             return
         try:
             plugin = entry_point.load()
@@ -150,6 +150,7 @@ class PluginHost:
         except Exception as exc:  # raised by the plugin's own seqtk_register
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
+            self.registry.remove_plugin(info.name)  # no half-registered plugin stays behind
             self._fail(info, f"{type(exc).__name__}: {exc}")
             return
         try:
@@ -204,10 +205,3 @@ def _discover() -> list[metadata.EntryPoint]:
         return (dist is None or _normalise(dist.name) != OWN_DISTRIBUTION, ep.name)
 
     return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=order)
-
-
-def require_no_failures(host: PluginHost) -> None:
-    """For strict callers (``seqtk plugins --strict``): turn plugin failures into an error."""
-    if host.failures:
-        lines = [f"plugin {info.name!r} ({info.module}): {info.error}" for info in host.failures]
-        raise PluginError("some plugins failed to load:\n" + "\n".join(lines))

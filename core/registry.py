@@ -187,6 +187,14 @@ class Registry:
         for preset in presets:
             self._presets[preset.name] = preset
 
+    def remove_plugin(self, plugin: str) -> None:
+        """Forget everything ``plugin`` registered (used when its registration fails midway)."""
+        for entries in self._entries.values():
+            for name in [n for n, e in entries.items() if e.plugin == plugin]:
+                del entries[name]
+        for name in [n for n, p in self._presets.items() if p.plugin == plugin]:
+            del self._presets[name]
+
     def _check_free(self, entries: list[Entry], presets: list[Preset]) -> None:
         for entry in entries:
             taken = self._entries[entry.kind].get(entry.name)

@@ -6,6 +6,7 @@ that ``batch_size: "64"`` and ``params: {hidden_dim: "64"}`` get the same kind o
 
 from __future__ import annotations
 
+import collections.abc
 import types
 import typing
 from typing import Any, Literal, Union
@@ -85,7 +86,7 @@ def check(value: Any, hint: Any) -> str | None:
         ok = isinstance(value, str)
     elif origin is Literal:
         ok = value in typing.get_args(hint)
-    elif origin in (list, tuple, typing.Sequence, typing.abc.Sequence) or hint in (list, tuple):
+    elif origin in (list, tuple, typing.Sequence, collections.abc.Sequence) or hint in (list, tuple):
         if not isinstance(value, (list, tuple)):
             ok = False
         else:

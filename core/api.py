@@ -1,0 +1,159 @@
+"""The Python API behind the CLI, for notebooks and scripts.
+
+    from seqtk import run
+    result = run("recipes/quickstart.yaml", overrides=["train.adversarial.steps=50"])
+    result.run_dir, result.metrics
+
+Everything ``seqtk run`` does goes through ``run``; the CLI only parses arguments and
+prints errors.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from seqtk.core.errors import SeqtkError
+from seqtk.core.plugins import PluginHost
+from seqtk.core.recipe import Recipe, load_recipe
+
+#: What a run directory holds; --overwrite removes exactly these, nothing a user put there.
+RUN_FILES = ("recipe.yaml", "metrics.jsonl", "summary.json")
+RUN_FOLDERS = ("checkpoints", "samples")
+
+
+class RunDirectoryError(SeqtkError):
+    """The run directory already holds a run and neither resume nor overwrite was asked."""
+
+
+@dataclass
+class RunResult:
+    """What a finished run hands back."""
+
+    run_dir: Path
+    metrics: dict[str, float]
+    initial_metrics: dict[str, float]
+    steps: int
+    seconds: float
+    recipe: Recipe = field(repr=False)
+
+
+def validate(
+    source: str | Path | Mapping[str, Any] | Recipe, overrides: Iterable[str] = (), *, host: PluginHost | None = None
+) -> Recipe:
+    """Load and check a recipe without running it; raises ``RecipeError``."""
+    if isinstance(source, Recipe):
+        return source
+    return load_recipe(source, overrides, host=host)
+
+
+def run(
+    source: str | Path | Mapping[str, Any] | Recipe,
+    overrides: Iterable[str] = (),
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = False,
+    host: PluginHost | None = None,
+    callbacks: Iterable[Any] = (),
+) -> RunResult:
+    """Train a recipe into its run directory and return the final metrics."""
+    from seqtk.core.trainer import Trainer  # torch is imported only when a run starts
+
+    host = host or PluginHost()
+    recipe = validate(source, overrides, host=host)
+    run_dir = recipe.run_dir()
+    _check_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    # Build everything before touching the directory: a recipe that fails to build must
+    # leave an earlier run (and the file system) exactly as it was.
+    trainer = Trainer(recipe, host.registry, run_dir, callbacks=[*host.callbacks(recipe), *callbacks], progress=progress)
+    if not resume:
+        _clear_run_dir(run_dir)
+    if not resume:
+        from seqtk.core.checkpoint import atomic_write_text
+
+        atomic_write_text(run_dir / "recipe.yaml", yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+    started = time.perf_counter()
+    metrics = trainer.fit(resume=resume)
+    seconds = time.perf_counter() - started
+    result = RunResult(run_dir, metrics, trainer.state.initial_metrics, trainer.state.step, seconds, recipe)
+    _write_summary(result)
+    return result
+
+
+def _check_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    holds_run = any((run_dir / name).exists() for name in (*RUN_FILES, *RUN_FOLDERS))
+    if resume and not holds_run:
+        raise RunDirectoryError(f"{run_dir}: nothing to resume: this run directory holds no run")
+    if not resume and holds_run and not overwrite:
+        raise RunDirectoryError(
+            f"{run_dir}: already holds a run; continue it with --resume, start again with --overwrite, "
+            "or choose another directory with --set output.dir=PATH"
+        )
+
+
+def _clear_run_dir(run_dir: Path) -> None:
+    """Remove a previous run's files (only those seqtk writes) and create the directory."""
+    for name in RUN_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+    for name in RUN_FOLDERS:
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _write_summary(result: RunResult) -> None:
+    from seqtk.core.checkpoint import atomic_write_text
+
+    summary = {
+        "name": result.recipe.name,
+        "steps": result.steps,
+        "seconds_this_session": round(result.seconds, 3),
+        "initial_metrics": result.initial_metrics,
+        "final_metrics": result.metrics,
+    }
+    atomic_write_text(result.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+
+
+def sample(
+    run_dir: str | Path,
+    count: int,
+    *,
+    out_dir: str | Path | None = None,
+    seed: int = 0,
+    host: PluginHost | None = None,
+) -> list[Path]:
+    """Generate ``count`` sequences from a run's newest checkpoint, in the domain's format."""
+    import torch
+
+    from seqtk.core import checkpoint as ckpt
+    from seqtk.core.assemble import assemble, resolve_device
+    from seqtk.core.trainer import _concat, seed_everything
+
+    if count < 1:
+        raise SeqtkError(f"--count must be at least 1, got {count}")
+    run_dir = Path(run_dir)
+    found = ckpt.list_checkpoints(run_dir / "checkpoints")
+    if not found:
+        raise RunDirectoryError(f"{run_dir}: no checkpoint to sample from (is this a run directory?)")
+    path = found[-1][1]
+    state = ckpt.load_checkpoint(path)
+    host = host or PluginHost()
+    recipe = load_recipe(state["recipe"], host=host)
+    recipe.source = str(path)
+    device = resolve_device(recipe.data.train.device, recipe.source)
+    seed_everything(seed)
+    parts = assemble(recipe, host.registry, device)
+    parts.domain.load_state_dict(state["domain"])
+    parts.generator.load_state_dict(state["generator"])
+    parts.generator.eval()
+    chunk = max(1, recipe.data.train.batch_size * 16)
+    with torch.no_grad():
+        batches = [parts.generator.sample(min(chunk, count - done)).to("cpu") for done in range(0, count, chunk)]
+    target = Path(out_dir) if out_dir is not None else run_dir / "generated"
+    return parts.domain.write_samples(_concat(batches), target, f"samples-step-{state['step']:08d}-seed-{seed}")

@@ -1,0 +1,91 @@
+"""Build the parts of a run from a validated recipe and the registry.
+
+This is the only place where registry targets are called. A constructor that rejects
+its parameters (a plugin's own ``ValueError``) is reported against the recipe key that
+set them, never as a traceback from inside the plugin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from seqtk.core.errors import Problem, RecipeError, SeqtkError
+from seqtk.core.interfaces import Discriminator, Domain, Estimator, Generator, Metric, Objective
+from seqtk.core.recipe import SECTION_KINDS, Recipe
+from seqtk.core.registry import Registry
+
+_INTERFACES: dict[str, type] = {
+    "domain": Domain,
+    "generator": Generator,
+    "discriminator": Discriminator,
+    "objective": Objective,
+    "estimator": Estimator,
+}
+
+
+@dataclass
+class Parts:
+    domain: Domain
+    generator: Generator
+    discriminator: Discriminator
+    objective: Objective
+    estimator: Estimator
+    metrics: dict[str, Metric]
+
+
+def resolve_device(name: str, source: str = "<recipe>") -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without one is a recipe error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RecipeError(source, [Problem("train.device", "'cuda' was asked for but torch sees no CUDA device; use 'auto' or 'cpu'")])
+    return torch.device(name)
+
+
+def build_component(recipe: Recipe, registry: Registry, section: str, injected: dict[str, Any]) -> Any:
+    component = recipe.component(section)
+    entry = registry.get(SECTION_KINDS[section], component.name)
+    try:
+        built = entry.build(injected, component.params)
+    except SeqtkError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise RecipeError(recipe.source, [Problem(f"{section}.params", f"{entry.label} rejected its parameters: {exc}")]) from None
+    expected = _INTERFACES[section]
+    if not isinstance(built, expected):
+        raise SeqtkError(
+            f"{entry.label} (plugin {entry.plugin!r}, {entry.target}) built a {type(built).__name__}, "
+            f"which does not implement seqtk.core.interfaces.{expected.__name__}"
+        )
+    return built
+
+
+def build_metrics(recipe: Recipe, registry: Registry, domain: Domain) -> dict[str, Metric]:
+    names = recipe.data.eval.metrics
+    if names is None:
+        names = list(type(domain).default_metrics)
+    metrics: dict[str, Metric] = {}
+    for index, name in enumerate(names):
+        entry = registry.get("metrics", name)
+        try:
+            metric = entry.build({"domain": domain, "spec": domain.spec}, {})
+        except (ValueError, TypeError) as exc:
+            raise RecipeError(recipe.source, [Problem(f"eval.metrics.{index}", f"{entry.label} cannot be built: {exc}")]) from None
+        metrics[name] = metric
+    return metrics
+
+
+def assemble(recipe: Recipe, registry: Registry, device: torch.device) -> Parts:
+    """Build every part; networks are moved to ``device``."""
+    domain = build_component(recipe, registry, "domain", {})
+    spec = domain.spec
+    injected = {"spec": spec, "domain": domain}
+    generator = build_component(recipe, registry, "generator", injected).to(device)
+    discriminator = build_component(recipe, registry, "discriminator", injected).to(device)
+    objective = build_component(recipe, registry, "objective", injected)
+    estimator = build_component(recipe, registry, "estimator", injected)
+    estimator.setup(generator, discriminator, objective)
+    return Parts(domain, generator, discriminator, objective, estimator, build_metrics(recipe, registry, domain))

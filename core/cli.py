@@ -1,0 +1,199 @@
+"""The ``seqtk`` command line: run, validate, list, plugins, sample (plus plugins' verbs).
+
+Errors a user can fix are printed as one paragraph with exit code 2, never as a
+traceback. torch is imported only by verbs that need it, so ``seqtk list`` is quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from seqtk.core.errors import SeqtkError
+from seqtk.core.plugins import BLOCK_ENV, PluginHost
+from seqtk.core.registry import KINDS
+
+
+def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqtk", description="Train GANs over sequences from YAML recipes.")
+    parser.add_argument("--version", action="version", version=f"seqtk {_version()}")
+    parser.add_argument(
+        "--no-plugin",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"do not load the plugin NAME (repeatable; also {BLOCK_ENV}=a,b)",
+    )
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
+
+    run = verbs.add_parser("run", help="train a recipe into its run directory")
+    _recipe_arguments(run)
+    run.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    run.add_argument("--overwrite", action="store_true", help="discard a previous run in the same directory")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_cmd_run)
+
+    check = verbs.add_parser("validate", help="check a recipe without running it")
+    _recipe_arguments(check)
+    check.set_defaults(handler=_cmd_validate)
+
+    listing = verbs.add_parser("list", help="list the registered components and presets")
+    listing.add_argument("kind", nargs="?", choices=[*KINDS, "presets"], help="only this kind")
+    listing.set_defaults(handler=_cmd_list)
+
+    plugins = verbs.add_parser("plugins", help="list plugins with their versions and hooks")
+    plugins.set_defaults(handler=_cmd_plugins)
+
+    sample = verbs.add_parser("sample", help="generate sequences from a run's last checkpoint")
+    sample.add_argument("run_dir", type=Path, help="a run directory written by 'seqtk run'")
+    sample.add_argument("-n", "--count", type=int, default=100, help="how many sequences (default 100)")
+    sample.add_argument("--out", type=Path, default=None, help="folder for the samples (default RUN_DIR/generated)")
+    sample.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    sample.set_defaults(handler=_cmd_sample)
+
+    if host is not None:
+        host.add_commands(verbs)
+    return parser
+
+
+def _recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", type=Path, help="a recipe YAML file")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a recipe value (repeatable), e.g. --set train.batch_size=32",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    warnings.showwarning = _show_warning
+    blocked = _pre_parse_blocked(argv)
+    try:
+        host = PluginHost(blocked=blocked)
+        parser = build_parser(host)
+        args = parser.parse_args(argv)
+        if args.verb is None:
+            parser.print_help()
+            return 2
+        args.host = host
+        return int(args.handler(args) or 0)
+    except SeqtkError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("seqtk: interrupted", file=sys.stderr)
+        return 130
+
+
+def _pre_parse_blocked(argv: list[str]) -> list[str]:
+    """--no-plugin must act before plugins load, i.e. before the full parser exists."""
+    blocked = []
+    for index, arg in enumerate(argv):
+        if arg == "--no-plugin" and index + 1 < len(argv):
+            blocked.append(argv[index + 1])
+        elif arg.startswith("--no-plugin="):
+            blocked.append(arg.split("=", 1)[1])
+    return blocked
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
+    print(f"seqtk: warning: {message}", file=sys.stderr)
+
+
+def _version() -> str:
+    from seqtk import __version__
+
+    return __version__
+
+
+# --------------------------------------------------------------------------- verbs
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from seqtk.core.api import run
+
+    result = run(
+        args.recipe,
+        args.overrides,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        host=args.host,
+    )
+    print(f"run directory: {result.run_dir}")
+    for name, value in result.metrics.items():
+        before = result.initial_metrics.get(name)
+        was = f" (untrained: {before:.4g})" if before is not None else ""
+        print(f"  {name}: {value:.4g}{was}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from seqtk.core.api import validate
+
+    recipe = validate(args.recipe, args.overrides, host=args.host)
+    data = recipe.data
+    parts = ", ".join(f"{s} {getattr(data, s).name}" for s in ("domain", "generator", "discriminator", "objective", "estimator"))
+    print(f"{args.recipe}: valid ({parts})")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    registry = args.host.registry
+    kinds = [args.kind] if args.kind else [*KINDS, "presets"]
+    for kind in kinds:
+        print(kind)
+        if kind == "presets":
+            rows = [
+                (p.name, " + ".join(p.parts[part]["name"] for part in p.parts) + (f": {p.summary}" if p.summary else ""), p.plugin)
+                for p in registry.presets()
+            ]
+        else:
+            rows = [(e.name, e.summary + _capabilities(e), e.plugin) for e in registry.entries(kind)]
+        if not rows:
+            print("  (none)")
+        width = max((len(name) for name, _, _ in rows), default=0)
+        for name, text, plugin in rows:
+            origin = "" if plugin == "builtin" else f" [plugin {plugin}]"
+            print(f"  {name:<{width}}  {text}{origin}")
+    return 0
+
+
+def _capabilities(entry) -> str:  # type: ignore[no-untyped-def]
+    words = []
+    if entry.requires:
+        words.append("requires " + ", ".join(sorted(entry.requires)))
+    if entry.provides:
+        words.append("provides " + ", ".join(sorted(entry.provides)))
+    return f" ({'; '.join(words)})" if words else ""
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    for info in args.host.infos:
+        origin = f"{info.distribution} {info.version}" if info.distribution else info.module
+        print(f"{info.name}: {origin} [{info.status}]")
+        if info.hooks:
+            print(f"  hooks: {', '.join(info.hooks)}")
+        if info.error:
+            print(f"  error: {info.error}")
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from seqtk.core.api import sample
+
+    paths = sample(args.run_dir, args.count, out_dir=args.out, seed=args.seed, host=args.host)
+    for path in paths:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

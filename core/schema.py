@@ -1,0 +1,191 @@
+"""The recipe schema, version 1: typed sections with defaults, limits and documentation.
+
+Each field's ``doc`` metadata is the recipe reference; ``docs/recipes.md`` is checked
+against it by the tests, so the reference cannot drift from the code. Validation turns a
+plain YAML mapping into these dataclasses, reporting every problem with its key path.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from difflib import get_close_matches
+from typing import Any, Literal
+
+from seqtk.core import typecheck
+from seqtk.core.errors import Problem
+
+SCHEMA_VERSION = 1
+
+
+def _f(default: Any = MISSING, *, doc: str, minimum: float | None = None, exclusive: bool = False, factory: Any = MISSING) -> Any:
+    meta = {"doc": doc, "minimum": minimum, "exclusive": exclusive}
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class Component:
+    """A component named from the registry, with parameters for its constructor."""
+
+    name: str | None = _f(None, doc="Registry name of the component (`seqtk list` shows them).")
+    params: dict[str, Any] = _f(doc="Constructor parameters; override the registry defaults.", factory=dict)
+
+
+@dataclass
+class Optimizer:
+    """Adam settings for one network."""
+
+    lr: float = _f(1e-3, doc="Learning rate.", minimum=0.0, exclusive=True)
+    betas: tuple[float, float] = _f((0.5, 0.999), doc="Adam's beta1 and beta2.")
+    weight_decay: float = _f(0.0, doc="L2 weight decay.", minimum=0.0)
+    grad_clip: float | None = _f(None, doc="Clip the gradient norm to this value; null for no clipping.", minimum=0.0, exclusive=True)
+
+
+@dataclass
+class Optimizers:
+    generator: Optimizer = _f(doc="Optimizer of the generator.", factory=Optimizer)
+    discriminator: Optimizer = _f(doc="Optimizer of the discriminator.", factory=Optimizer)
+
+
+@dataclass
+class Pretrain:
+    generator_steps: int = _f(0, doc="Maximum-likelihood (teacher-forced) updates of the generator before adversarial training.", minimum=0)
+    discriminator_steps: int = _f(0, doc="Discriminator updates against the pretrained generator before adversarial training.", minimum=0)
+
+
+@dataclass
+class Adversarial:
+    steps: int = _f(500, doc="Adversarial iterations; each makes `discriminator_steps` D updates then `generator_steps` G updates.", minimum=0)
+    discriminator_steps: int | None = _f(None, doc="D updates per iteration; null takes the objective's own (e.g. 5 for WGAN-GP).", minimum=1)
+    generator_steps: int = _f(1, doc="G updates per iteration.", minimum=1)
+
+
+@dataclass
+class Train:
+    batch_size: int = _f(64, doc="Sequences per batch, real and generated alike.", minimum=1)
+    device: Literal["auto", "cpu", "cuda"] = _f("auto", doc="`auto` uses CUDA when present, else the CPU.")
+    pretrain: Pretrain = _f(doc="Optional pretraining before the adversarial phase.", factory=Pretrain)
+    adversarial: Adversarial = _f(doc="The adversarial phase.", factory=Adversarial)
+    optimizer: Optimizers = _f(doc="Adam settings per network.", factory=Optimizers)
+    log_every: int = _f(10, doc="Write losses to metrics.jsonl every this many steps.", minimum=1)
+
+
+@dataclass
+class Eval:
+    every: int = _f(100, doc="Evaluate the metrics every this many steps (and before the first and after the last).", minimum=1)
+    metrics: list[str] | None = _f(None, doc="Metric names from the registry; null uses the domain's defaults.")
+    samples: int = _f(1000, doc="Generated sequences per evaluation (compared with as many held-out real ones).", minimum=1)
+
+
+@dataclass
+class Output:
+    dir: str = _f("runs/{name}", doc="Run directory; `{name}` is replaced by the recipe's name. Relative paths are relative to the working directory.")
+    checkpoint_every: int = _f(100, doc="Save a checkpoint every this many steps (and at the end).", minimum=1)
+    keep_checkpoints: int = _f(2, doc="How many recent checkpoints to keep.", minimum=1)
+    samples: int = _f(64, doc="Generated sequences written to samples/ at each evaluation.", minimum=0)
+
+
+@dataclass
+class RecipeData:
+    """A whole recipe. ``preset`` fills generator/discriminator/objective/estimator."""
+
+    seqtk: int = _f(doc="Schema version of the recipe; this seqtk reads version 1.")
+    name: str = _f(doc="Name of the experiment; used in the default run directory.")
+    seed: int = _f(0, doc="Seed of every random number generator (torch, numpy, python).")
+    preset: str | None = _f(None, doc="A registry preset that names generator, discriminator, objective and estimator; any of them may still be given to override it.")
+    domain: Component = _f(doc="The data: a domain from the registry.", factory=Component)
+    generator: Component = _f(doc="The generator.", factory=Component)
+    discriminator: Component = _f(doc="The discriminator.", factory=Component)
+    objective: Component = _f(doc="The GAN loss.", factory=Component)
+    estimator: Component = _f(doc="How generator gradients cross the sampling step.", factory=Component)
+    train: Train = _f(doc="Training schedule, optimizers and device.", factory=Train)
+    eval: Eval = _f(doc="Metrics and how often to compute them.", factory=Eval)
+    output: Output = _f(doc="Where the run directory goes and what it keeps.", factory=Output)
+
+
+COMPONENT_SECTIONS: tuple[str, ...] = ("domain", "generator", "discriminator", "objective", "estimator")
+
+
+def convert(cls: type, data: Any, path: str, problems: list[Problem]) -> Any:
+    """Turn ``data`` into an instance of dataclass ``cls``, appending problems as found.
+
+    Every problem is collected (not just the first), so a user fixes a recipe in one pass.
+    Returns None where a section is unusable.
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(Problem(path, f"expected a mapping, got {typecheck.check(data, dict) or type(data).__name__}"))
+        return None
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            close = get_close_matches(str(key), list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(Problem(_join(path, str(key)), f"unknown key{hint}; valid: {', '.join(known)}"))
+    values: dict[str, Any] = {}
+    for name, spec in known.items():
+        key_path = _join(path, name)
+        hint = hints[name]
+        if name not in data:
+            if spec.default is MISSING and spec.default_factory is MISSING:
+                problems.append(Problem(key_path, f"missing required key ({spec.metadata['doc']})"))
+            continue
+        value = data[name]
+        if is_dataclass(hint):
+            converted = convert(hint, value, key_path, problems)
+            if converted is not None:
+                values[name] = converted
+            continue
+        message = typecheck.check(value, hint)
+        if message:
+            problems.append(Problem(key_path, message))
+            continue
+        limit = _limit_problem(value, spec.metadata)
+        if limit:
+            problems.append(Problem(key_path, limit))
+            continue
+        values[name] = tuple(value) if typing.get_origin(hint) is tuple else value
+    try:
+        return cls(**values)
+    except TypeError:  # a required key was missing: already reported
+        return None
+
+
+def _limit_problem(value: Any, meta: typing.Mapping[str, Any]) -> str | None:
+    minimum = meta.get("minimum")
+    if minimum is None or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if meta.get("exclusive") and value <= minimum:
+        return f"must be greater than {minimum:g}, got {value!r}"
+    if value < minimum:
+        return f"must be at least {minimum:g}, got {value!r}"
+    return None
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def reference_rows(cls: type = RecipeData, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key path, default, doc) for every key of the schema: the recipe reference table."""
+    rows: list[tuple[str, str, str]] = []
+    hints = typing.get_type_hints(cls)
+    for spec in fields(cls):
+        path = _join(prefix, spec.name)
+        hint = hints[spec.name]
+        if is_dataclass(hint):
+            rows.append((path, "", spec.metadata["doc"]))
+            rows.extend(reference_rows(hint, path))
+            continue
+        if spec.default is not MISSING:
+            default = "null" if spec.default is None else repr(spec.default)
+        elif spec.default_factory is not MISSING:
+            default = repr(spec.default_factory())
+        else:
+            default = "required"
+        rows.append((path, default, spec.metadata["doc"]))
+    return rows

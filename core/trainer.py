@@ -1,0 +1,387 @@
+"""One training loop for every domain: pretraining, the adversarial phase, eval, checkpoints.
+
+The loop is a sequence of numbered steps. Steps ``[0, P_G)`` pretrain the generator by
+maximum likelihood, ``[P_G, P_G + P_D)`` pretrain the discriminator, and the rest are
+adversarial iterations (``discriminator_steps`` D updates, then ``generator_steps`` G
+updates). After a step the loop may log, evaluate and checkpoint, in that order, so a
+checkpoint taken at step ``s`` holds everything the uninterrupted run had at ``s``:
+network and optimiser states, every RNG, the data order, the log's length and the loss
+accumulators. Resuming from it therefore replays the rest bit for bit (on the same
+device). Evaluation runs under its own fixed seed (``torch.random.fork_rng``), so it
+neither perturbs training nor varies its noise from one evaluation to the next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from seqtk.core import checkpoint as ckpt
+from seqtk.core.assemble import Parts, assemble, resolve_device
+from seqtk.core.batches import BatchStream
+from seqtk.core.errors import CheckpointError, SeqtkError, TrainingError
+from seqtk.core.interfaces import Batch, Scores
+from seqtk.core.metrics_log import MetricsLog
+from seqtk.core.progress import Progress
+from seqtk.core.recipe import Recipe
+from seqtk.core.registry import Registry
+
+#: Recipe keys that may change between a run and its resumption without breaking it.
+RESUMABLE_CHANGES = ("output", "eval", "train.adversarial.steps", "train.log_every")
+EVAL_SEED_OFFSET = 7919
+
+
+class Interrupted(SeqtkError):
+    """Ctrl-C or SIGTERM: the run saved a checkpoint and stopped; ``--resume`` continues."""
+
+    exit_code = 130
+
+
+@dataclass
+class Phase:
+    name: str
+    start: int
+    end: int
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    sums: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    initial_metrics: dict[str, float] = field(default_factory=dict)
+    last_metrics: dict[str, float] = field(default_factory=dict)
+
+    def add(self, logs: Mapping[str, float]) -> None:
+        for key, value in logs.items():
+            self.sums[key] = self.sums.get(key, 0.0) + float(value)
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def means(self) -> dict[str, float]:
+        means = {k: self.sums[k] / self.counts[k] for k in self.sums}
+        self.sums, self.counts = {}, {}
+        return means
+
+
+def recipe_fingerprint(recipe: Recipe) -> str:
+    """A hash of what a checkpoint depends on; keys in RESUMABLE_CHANGES may differ."""
+    data = recipe.to_dict()
+    for key in RESUMABLE_CHANGES:
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node[part]
+        node.pop(leaf, None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Runs one recipe into one run directory."""
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        registry: Registry,
+        run_dir: Path,
+        *,
+        callbacks: list[Any] = (),  # type: ignore[assignment]
+        progress: bool = True,
+    ) -> None:
+        self.recipe = recipe
+        self.config = recipe.data
+        self.run_dir = run_dir
+        self.callbacks = list(callbacks)
+        self.show_progress = progress
+        self.device = resolve_device(self.config.train.device, recipe.source)
+        seed_everything(self.config.seed)
+        self.parts: Parts = assemble(recipe, registry, self.device)
+        self.train_data = self.parts.domain.load("train")
+        self.test_data = self.parts.domain.load("test")
+        train = self.config.train
+        self.stream = BatchStream(self.train_data, train.batch_size, self.config.seed)
+        self.g_opt = self._adam(self.parts.generator, train.optimizer.generator)
+        self.d_opt = self._adam(self.parts.discriminator, train.optimizer.discriminator)
+        self.critic_steps = train.adversarial.discriminator_steps or max(1, int(self.parts.objective.critic_steps))
+        pg, pd = train.pretrain.generator_steps, train.pretrain.discriminator_steps
+        self.phases = [
+            Phase("pretrain_generator", 0, pg),
+            Phase("pretrain_discriminator", pg, pg + pd),
+            Phase("adversarial", pg + pd, pg + pd + train.adversarial.steps),
+        ]
+        self.total_steps = self.phases[-1].end
+        self.state = TrainState()
+        self.checkpoint_dir = run_dir / "checkpoints"
+        self._stop_signal: str | None = None
+
+    @staticmethod
+    def _adam(module: nn.Module, settings: Any) -> torch.optim.Optimizer:
+        return torch.optim.Adam(module.parameters(), lr=settings.lr, betas=tuple(settings.betas), weight_decay=settings.weight_decay)
+
+    # ----------------------------------------------------------- public
+
+    def fit(self, *, resume: bool = False) -> dict[str, float]:
+        """Train to the end (or resume there); return the final metrics."""
+        log = MetricsLog(self.run_dir / "metrics.jsonl")
+        try:
+            if resume:
+                self._resume(log)
+            else:
+                log.truncate(0)
+                self.state.initial_metrics = self._evaluate(log)
+            self._notify("on_run_start", self.run_dir, self.recipe)
+            with self._signals_caught(), Progress(self.total_steps, self.state.step, enabled=self.show_progress) as bar:
+                while self.state.step < self.total_steps:
+                    logs = self._train_step(self._phase(self.state.step))
+                    self.state.step += 1
+                    self._after_step(log, logs, bar)
+            final = self.state.last_metrics
+            self._notify("on_run_end", self.run_dir, final)
+            return final
+        finally:
+            log.close()
+
+    # ----------------------------------------------------------- steps
+
+    def _phase(self, step: int) -> Phase:
+        for phase in self.phases:
+            if phase.start <= step < phase.end:
+                return phase
+        raise AssertionError(f"step {step} is outside every phase")
+
+    def _train_step(self, phase: Phase) -> dict[str, float]:
+        parts = self.parts
+        parts.generator.train()
+        parts.discriminator.train()
+        if phase.name == "pretrain_generator":
+            batch = self.stream.next().to(self.device)
+            loss = parts.generator.pretrain_loss(batch)
+            self._update(loss, parts.generator, self.g_opt, self.config.train.optimizer.generator.grad_clip, "generator pretraining")
+            return {"g_pretrain_loss": loss.item()}
+        if phase.name == "pretrain_discriminator":
+            return self._discriminator_update()
+        logs: dict[str, float] = {}
+        for _ in range(self.critic_steps):
+            logs = self._discriminator_update()
+        for _ in range(self.config.train.adversarial.generator_steps):
+            real = self.stream.next().to(self.device)
+            result = parts.estimator.generator_step(
+                parts.generator, parts.discriminator, parts.objective, real, step=self.state.step, total_steps=self.total_steps
+            )
+            self._update(result.loss, parts.generator, self.g_opt, self.config.train.optimizer.generator.grad_clip, "generator")
+            parts.estimator.after_generator_step(parts.generator, step=self.state.step)
+            logs = {**logs, "g_loss": result.loss.item(), **result.logs}
+        return logs
+
+    def _discriminator_update(self) -> dict[str, float]:
+        parts = self.parts
+        real = self.stream.next().to(self.device)
+        with torch.no_grad():
+            fake = parts.generator.sample(real.size).detach()
+        real_scores = Scores.of(parts.discriminator(real), real)
+        fake_scores = Scores.of(parts.discriminator(fake), fake)
+        loss = parts.objective.discriminator_loss(real_scores, fake_scores)
+        logs = {"d_loss": loss.item()}
+        penalty = parts.objective.penalty(parts.discriminator, real, fake)
+        if penalty is not None:
+            logs["d_penalty"] = penalty.item()
+            loss = loss + penalty
+        self._update(loss, parts.discriminator, self.d_opt, self.config.train.optimizer.discriminator.grad_clip, "discriminator")
+        parts.objective.after_discriminator_step(parts.discriminator)
+        return logs
+
+    def _update(self, loss: Tensor, module: nn.Module, optimizer: torch.optim.Optimizer, clip: float | None, what: str) -> None:
+        if not torch.isfinite(loss):
+            raise TrainingError(self._diverged(f"the {what} loss is {loss.item()}"))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip is not None:
+            norm = nn.utils.clip_grad_norm_(module.parameters(), clip)
+            if not torch.isfinite(norm):
+                raise TrainingError(self._diverged(f"the {what} gradient norm is {norm.item()}"))
+        optimizer.step()
+
+    def _diverged(self, what: str) -> str:
+        saved = ckpt.list_checkpoints(self.checkpoint_dir)
+        where = f"the last good checkpoint, {saved[-1][1]}, is intact" if saved else "no checkpoint had been written yet"
+        return (
+            f"training diverged at step {self.state.step + 1}: {what}. Stopped; {where}. "
+            "Lower the learning rate or set train.optimizer.*.grad_clip, then start again or --resume."
+        )
+
+    # ----------------------------------------------------------- after a step
+
+    def _after_step(self, log: MetricsLog, logs: dict[str, float], bar: Progress) -> None:
+        step = self.state.step
+        self.state.add(logs)
+        bar.update(step, logs)
+        self._notify("on_step", step, logs)
+        done = step == self.total_steps
+        if step % self.config.train.log_every == 0 or done:
+            log.write({"step": step, "phase": self._phase(step - 1).name, **self.state.means()})
+        if step % self.config.eval.every == 0 or done:
+            self._evaluate(log)
+        if step % self.config.output.checkpoint_every == 0 or done or self._stop_signal:
+            self._checkpoint(log)
+        if self._stop_signal:
+            raise Interrupted(
+                f"{self._stop_signal} received: saved a checkpoint at step {step} of {self.total_steps} in {self.checkpoint_dir}; "
+                f"continue with: seqtk run {self.recipe.source} --resume"
+            )
+
+    @torch.no_grad()
+    def _evaluate(self, log: MetricsLog) -> dict[str, float]:
+        """Score fresh samples against held-out data under a fixed, private seed."""
+        parts, step = self.parts, self.state.step
+        n = self.config.eval.samples
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.config.seed + EVAL_SEED_OFFSET)
+            parts.generator.eval()
+            fake = _concat([parts.generator.sample(min(self.config.train.batch_size * 16, n - done)) for done in _chunks(n, self.config.train.batch_size * 16)])
+            parts.generator.train()
+        fake = fake.to("cpu")
+        real = self.test_data.batch.index(torch.arange(min(n, len(self.test_data))))
+        metrics = {name: float(metric(real, fake)) for name, metric in parts.metrics.items()}
+        log.write({"step": step, "phase": "eval", **metrics})
+        keep = self.config.output.samples
+        if keep:
+            parts.domain.write_samples(fake.index(torch.arange(min(keep, fake.size))), self.run_dir / "samples", f"step-{step:08d}")
+        self.state.last_metrics = metrics
+        self._notify("on_eval", step, metrics)
+        return metrics
+
+    def _checkpoint(self, log: MetricsLog) -> None:
+        parts = self.parts
+        state = {
+            "step": self.state.step,
+            "fingerprint": recipe_fingerprint(self.recipe),
+            "recipe": self.recipe.to_dict(),
+            "generator": parts.generator.state_dict(),
+            "discriminator": parts.discriminator.state_dict(),
+            "g_optimizer": self.g_opt.state_dict(),
+            "d_optimizer": self.d_opt.state_dict(),
+            "estimator": parts.estimator.state_dict(),
+            "domain": parts.domain.state_dict(),
+            "stream": self.stream.state_dict(),
+            "rng": ckpt.capture_rng_state(),
+            "log_size": log.sync(),
+            "accumulators": {"sums": self.state.sums, "counts": self.state.counts},
+            "initial_metrics": self.state.initial_metrics,
+            "last_metrics": self.state.last_metrics,
+        }
+        path = ckpt.checkpoint_path(self.checkpoint_dir, self.state.step)
+        ckpt.save_checkpoint(path, state)
+        ckpt.prune_checkpoints(self.checkpoint_dir, self.config.output.keep_checkpoints)
+        self._notify("on_checkpoint", self.state.step, path)
+
+    def _resume(self, log: MetricsLog) -> None:
+        found = ckpt.list_checkpoints(self.checkpoint_dir)
+        if not found:
+            raise CheckpointError(f"{self.checkpoint_dir}: nothing to resume: no checkpoint in this run directory")
+        state = None
+        for _, path in reversed(found):  # newest first; fall back past an unreadable one
+            try:
+                state = ckpt.load_checkpoint(path)
+                break
+            except CheckpointError as exc:
+                last_error = exc
+                import warnings
+
+                warnings.warn(f"skipping checkpoint: {exc}", stacklevel=2)
+        if state is None:
+            raise last_error
+        if state.get("fingerprint") != recipe_fingerprint(self.recipe):
+            raise CheckpointError(
+                f"{path}: this checkpoint belongs to a different recipe (components, parameters, seed or schedule differ); "
+                f"only {', '.join(RESUMABLE_CHANGES)} may change on --resume"
+            )
+        parts = self.parts
+        try:
+            parts.generator.load_state_dict(state["generator"])
+            parts.discriminator.load_state_dict(state["discriminator"])
+            self.g_opt.load_state_dict(state["g_optimizer"])
+            self.d_opt.load_state_dict(state["d_optimizer"])
+            parts.estimator.load_state_dict(state["estimator"])
+            parts.domain.load_state_dict(state["domain"])
+            self.stream.load_state_dict(state["stream"])
+            ckpt.restore_rng_state(state["rng"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: does not fit this recipe's networks: {str(exc).splitlines()[0]}") from None
+        self.state = TrainState(
+            step=int(state["step"]),
+            sums=dict(state["accumulators"]["sums"]),
+            counts=dict(state["accumulators"]["counts"]),
+            initial_metrics=dict(state["initial_metrics"]),
+            last_metrics=dict(state["last_metrics"]),
+        )
+        log.truncate(int(state["log_size"]))
+        if self.state.step > self.total_steps:
+            raise CheckpointError(f"{path}: checkpoint is at step {self.state.step}, past this recipe's {self.total_steps} steps")
+
+    # ----------------------------------------------------------- plumbing
+
+    def _notify(self, method: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            handler = getattr(callback, method, None)
+            if handler is not None:
+                handler(*args)
+
+    @contextlib.contextmanager
+    def _signals_caught(self) -> Iterator[None]:
+        """First Ctrl-C (or SIGTERM) finishes the step and checkpoints; a second one aborts."""
+
+        def handle(signum: int, _frame: Any) -> None:
+            if self._stop_signal:
+                raise KeyboardInterrupt
+            self._stop_signal = signal.Signals(signum).name
+
+        previous = {}
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, handle)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _chunks(total: int, size: int) -> range:
+    return range(0, total, size)
+
+
+def _concat(batches: list[Batch]) -> Batch:
+    if len(batches) == 1:
+        return batches[0]
+    width = max(b.steps for b in batches)
+    values = []
+    for b in batches:
+        pad = width - b.steps
+        if pad:
+            shape = list(b.values.shape)
+            shape[1] = pad
+            b_values = torch.cat([b.values, b.values.new_zeros(shape)], dim=1)
+        else:
+            b_values = b.values
+        values.append(b_values)
+    return Batch(values=torch.cat(values), lengths=torch.cat([b.lengths for b in batches]))
