@@ -69,6 +69,7 @@ class Train:
     pretrain: Pretrain = _f(doc="Optional pretraining before the adversarial phase.", factory=Pretrain)
     adversarial: Adversarial = _f(doc="The adversarial phase.", factory=Adversarial)
     optimizer: Optimizers = _f(doc="Adam settings per network.", factory=Optimizers)
+    cpu_threads: int | None = _f(None, doc="Threads torch may use on the CPU; null keeps torch's default. Small recurrent models often run fastest with 1.", minimum=1)
     log_every: int = _f(10, doc="Write losses to metrics.jsonl every this many steps.", minimum=1)
 
 

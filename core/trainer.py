@@ -16,10 +16,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import random
 import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -39,7 +37,7 @@ from seqtk.core.recipe import Recipe
 from seqtk.core.registry import Registry
 
 #: Recipe keys that may change between a run and its resumption without breaking it.
-RESUMABLE_CHANGES = ("output", "eval", "train.adversarial.steps", "train.log_every")
+RESUMABLE_CHANGES = ("output", "eval", "train.adversarial.steps", "train.log_every", "train.cpu_threads")
 EVAL_SEED_OFFSET = 7919
 
 
@@ -140,6 +138,9 @@ class Trainer:
     def fit(self, *, resume: bool = False) -> dict[str, float]:
         """Train to the end (or resume there); return the final metrics."""
         log = MetricsLog(self.run_dir / "metrics.jsonl")
+        threads_before = torch.get_num_threads()
+        if self.config.train.cpu_threads is not None:
+            torch.set_num_threads(self.config.train.cpu_threads)
         try:
             if resume:
                 self._resume(log)
@@ -156,6 +157,7 @@ class Trainer:
             self._notify("on_run_end", self.run_dir, final)
             return final
         finally:
+            torch.set_num_threads(threads_before)
             log.close()
 
     # ----------------------------------------------------------- steps

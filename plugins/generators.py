@@ -1,0 +1,126 @@
+"""Generators for continuous sequences."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from seqtk.core.interfaces import Batch, DomainSpec, Generator
+
+__all__ = ["LSTMGenerator"]
+
+
+class LSTMGenerator(Generator):
+    """An LSTM that turns per-step Gaussian noise into a real-valued sequence.
+
+    At step ``t`` the LSTM reads fresh noise ``z_t ~ N(0, I)`` (``noise_dim`` wide) and,
+    when ``feed_previous`` is true, its own previous output ``x_{t-1}`` (zeros at ``t = 0``),
+    as in C-RNN-GAN (Mogren 2016); without it, it is RGAN's generator (Esteban et al.
+    2017), which sees only noise. A linear layer maps the hidden state to the domain's
+    features and a sigmoid rescales it to ``spec.value_range`` (no squashing when the
+    domain gives no range). Samples are a differentiable function of the noise, so the
+    generator ``provides`` ``reparam``.
+
+    Parameters: ``noise_dim`` noise features per step; ``hidden_dim`` LSTM width;
+    ``num_layers`` stacked LSTM layers; ``feed_previous`` condition each step on the
+    previous output (needed for ``pretrain_loss``); ``dropout`` between LSTM layers and
+    on the last layer's output.
+    """
+
+    provides: ClassVar[frozenset[str]] = frozenset({"values", "reparam"})
+
+    def __init__(
+        self,
+        spec: DomainSpec,
+        noise_dim: int = 8,
+        hidden_dim: int = 64,
+        num_layers: int = 1,
+        feed_previous: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if spec.kind != "continuous":
+            raise ValueError(
+                f"lstm generator: it produces real values, but the domain is {spec.kind!r}; "
+                "use a token generator for discrete domains"
+            )
+        if spec.features < 1:
+            raise ValueError(f"lstm generator: the domain spec must have features >= 1, got {spec.features}")
+        _check_positive(noise_dim=noise_dim, hidden_dim=hidden_dim, num_layers=num_layers)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"lstm generator: dropout must be in [0, 1), got {dropout!r}")
+        self.spec = spec
+        self.noise_dim = noise_dim
+        self.feed_previous = feed_previous
+        input_dim = noise_dim + (spec.features if feed_previous else 0)
+        self.rnn = nn.LSTM(
+            input_dim,
+            hidden_dim,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_dim, spec.features)
+        low, high = spec.value_range if spec.value_range is not None else (0.0, 1.0)
+        if high <= low:
+            raise ValueError(f"lstm generator: value_range must be (low, high) with low < high, got {spec.value_range}")
+        self._low, self._scale = float(low), float(high - low)
+
+    # ----------------------------------------------------------- pieces
+
+    def _squash(self, hidden: Tensor) -> Tensor:
+        """Map LSTM outputs to values in the domain's range (or unbounded without one)."""
+        raw = self.out(self.dropout(hidden))
+        if self.spec.value_range is None:
+            return raw
+        return self._low + self._scale * torch.sigmoid(raw)
+
+    def _noise(self, n: int, steps: int) -> Tensor:
+        return torch.randn(n, steps, self.noise_dim, device=self.device)
+
+    # ----------------------------------------------------------- Generator
+
+    def sample(self, n: int) -> Batch:
+        """``n`` full-length sequences ``[n, max_len, features]``, differentiable in the parameters."""
+        noise = self._noise(n, self.spec.max_len)
+        if not self.feed_previous:
+            hidden, _ = self.rnn(noise)
+            return Batch.full_length(self._squash(hidden))
+        previous = noise.new_zeros(n, 1, self.spec.features)
+        state: tuple[Tensor, Tensor] | None = None
+        steps: list[Tensor] = []
+        for t in range(self.spec.max_len):
+            hidden, state = self.rnn(torch.cat([noise[:, t : t + 1], previous], dim=-1), state)
+            previous = self._squash(hidden)
+            steps.append(previous)
+        return Batch.full_length(torch.cat(steps, dim=1))
+
+    def pretrain_loss(self, batch: Batch) -> Tensor:
+        """Teacher-forced next-step regression: masked mean squared error.
+
+        Step ``t`` reads the real ``x_{t-1}`` (zeros at ``t = 0``) and fresh noise and must
+        predict the real ``x_t``; padding steps are ignored. This is the supervised warm-up
+        that lets the adversarial phase start from plausible dynamics.
+        """
+        if not self.feed_previous:
+            raise ValueError(
+                "lstm generator: pretraining needs feed_previous=true; without it the generator "
+                "never sees the past, so there is nothing to teacher-force"
+            )
+        real = batch.mask.to(self.device).unsqueeze(-1)
+        # Zero the padding so that whatever it holds (even NaN) cannot leak into the loss.
+        values = batch.values.to(self.device, dtype=torch.float32).masked_fill(~real, 0.0)
+        mask = real.to(values.dtype)
+        previous = torch.cat([values.new_zeros(values.shape[0], 1, values.shape[2]), values[:, :-1]], dim=1)
+        hidden, _ = self.rnn(torch.cat([self._noise(values.shape[0], values.shape[1]), previous], dim=-1))
+        error = (self._squash(hidden) - values) ** 2 * mask
+        return error.sum() / (mask.sum() * values.shape[2]).clamp_min(1.0)
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if value < 1:
+            raise ValueError(f"lstm generator: {name} must be >= 1, got {value!r}")

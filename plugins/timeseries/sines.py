@@ -1,0 +1,133 @@
+"""TimeGAN's multivariate sines benchmark, generated in-process.
+
+Each sample has ``features`` independent sine waves ``sin(f * t + p)`` over
+``t = 0 .. length - 1``, each with its own frequency ``f`` and phase ``p``, rescaled from
+[-1, 1] to [0, 1] by ``(x + 1) / 2``. Two parameter ranges exist and both are offered:
+
+- ``"code"``: ``f, p ~ U(0, 0.1)``, what TimeGAN's public code
+  (``data_loading.sine_data_generation``) draws and what its reported numbers use;
+  slow waves with at most a fraction of a period in 24 steps.
+- ``"paper"``: ``f ~ U(0, 1)``, ``p ~ U(-pi, pi)``, what the paper's text states (Yoon et al.,
+  "Time-series Generative Adversarial Networks", NeurIPS 2019, section 5.1).
+
+See DESIGN.md section 5.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Mapping
+
+import numpy as np
+import torch
+
+from seqtk.core.interfaces import Batch, Domain, DomainSpec, SequenceData
+from seqtk.plugins.timeseries.csv_samples import write_series_csv
+
+__all__ = ["SinesDomain", "sine_waves"]
+
+Variant = Literal["code", "paper"]
+
+#: (frequency low, frequency high, phase low, phase high) per variant.
+_RANGES: dict[str, tuple[float, float, float, float]] = {
+    "code": (0.0, 0.1, 0.0, 0.1),
+    "paper": (0.0, 1.0, -math.pi, math.pi),
+}
+
+
+def sine_waves(samples: int, length: int, features: int, variant: Variant, rng: np.random.Generator) -> np.ndarray:
+    """``[samples, length, features]`` float32 sines in [0, 1], drawn from ``rng``."""
+    f_lo, f_hi, p_lo, p_hi = _RANGES[variant]
+    freq = rng.uniform(f_lo, f_hi, size=(samples, 1, features))
+    phase = rng.uniform(p_lo, p_hi, size=(samples, 1, features))
+    t = np.arange(length, dtype=np.float64)[None, :, None]
+    return ((np.sin(freq * t + phase) + 1.0) / 2.0).astype(np.float32)
+
+
+class SinesDomain(Domain):
+    """Multivariate sine waves (TimeGAN's benchmark), 'code' or 'paper' variant.
+
+    Parameters: ``samples`` number of series in total (train + test); ``length`` steps per
+    series; ``features`` sine waves per series; ``variant`` which parameter ranges to draw
+    (module docstring); ``test_fraction`` share of series held out for metrics (the last
+    rows: series are i.i.d., so a tail split leaks nothing); ``seed`` the data's own random
+    seed, independent of torch's global state, so the data is identical whatever the run's
+    seed.
+    """
+
+    provides: ClassVar[frozenset[str]] = frozenset({"continuous"})
+    default_metrics: ClassVar[tuple[str, ...]] = ("mmd", "marginal", "acf")
+
+    def __init__(
+        self,
+        samples: int = 10000,
+        length: int = 24,
+        features: int = 5,
+        variant: Variant = "code",
+        test_fraction: float = 0.2,
+        seed: int = 0,
+    ) -> None:
+        if samples < 2:
+            raise ValueError(f"sines: samples must be >= 2 (one train and one test series), got {samples!r}")
+        if length < 2:
+            raise ValueError(f"sines: length must be >= 2, got {length!r}")
+        if features < 1:
+            raise ValueError(f"sines: features must be >= 1, got {features!r}")
+        if not 0.0 < test_fraction < 1.0:
+            raise ValueError(f"sines: test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
+        if variant not in _RANGES:
+            raise ValueError(f"sines: variant must be one of {', '.join(map(repr, _RANGES))}, got {variant!r}")
+        self.samples = samples
+        self.length = length
+        self.features = features
+        self.variant = variant
+        self.test_fraction = test_fraction
+        self.seed = seed
+        self._splits: dict[str, SequenceData] | None = None
+
+    @property
+    def spec(self) -> DomainSpec:
+        return DomainSpec(kind="continuous", max_len=self.length, features=self.features, value_range=(0.0, 1.0))
+
+    @property
+    def test_size(self) -> int:
+        """Held-out series: ``round(samples * test_fraction)``, at least one and leaving one to train on."""
+        return min(self.samples - 1, max(1, round(self.samples * self.test_fraction)))
+
+    def load(self, split: Literal["train", "test"]) -> SequenceData:
+        if split not in ("train", "test"):
+            raise ValueError(f"sines: split must be 'train' or 'test', got {split!r}")
+        if self._splits is None:
+            self._splits = self._generate()
+        return self._splits[split]
+
+    def _generate(self) -> dict[str, SequenceData]:
+        data = torch.from_numpy(
+            sine_waves(self.samples, self.length, self.features, self.variant, np.random.default_rng(self.seed))
+        )
+        cut = self.samples - self.test_size
+        return {
+            "train": SequenceData(Batch.full_length(data[:cut])),
+            "test": SequenceData(Batch.full_length(data[cut:])),
+        }
+
+    def write_samples(self, batch: Batch, directory: Path, stem: str) -> list[Path]:
+        """``<stem>.csv``: ``sample,step,f0,f1,...``, one row per sample per valid step."""
+        values = batch.values.detach().cpu().float().numpy()
+        names = [f"f{i}" for i in range(values.shape[2])]
+        path = Path(directory) / f"{stem}.csv"
+        return [write_series_csv(values, batch.lengths.detach().cpu().numpy(), path, names)]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Nothing is fitted to the data; the parameters alone regenerate it exactly."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return (
+            f"SinesDomain(samples={self.samples}, length={self.length}, features={self.features}, "
+            f"variant={self.variant!r}, test_fraction={self.test_fraction}, seed={self.seed})"
+        )
