@@ -244,6 +244,16 @@ class Generator(nn.Module, abc.ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} has no pretraining loss")
 
+    def pretraining_problem(self) -> str | None:
+        """Why this generator cannot be pretrained as configured, or None if it can.
+
+        Asked before training starts, so that a recipe asking for pretraining that cannot
+        happen fails at once with a recipe error instead of deep inside the loop.
+        """
+        if type(self).pretrain_loss is Generator.pretrain_loss:
+            return f"{type(self).__name__} has no pretraining loss"
+        return None
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from seqtk.core import checkpoint as ckpt
 from seqtk.core.assemble import Parts, assemble, resolve_device
 from seqtk.core.batches import BatchStream
-from seqtk.core.errors import CheckpointError, SeqtkError, TrainingError
+from seqtk.core.errors import CheckpointError, Problem, RecipeError, SeqtkError, TrainingError
 from seqtk.core.interfaces import Batch, Scores
 from seqtk.core.metrics_log import MetricsLog
 from seqtk.core.progress import Progress
@@ -125,6 +125,9 @@ class Trainer:
             Phase("adversarial", pg + pd, pg + pd + train.adversarial.steps),
         ]
         self.total_steps = self.phases[-1].end
+        problem = self.parts.generator.pretraining_problem() if pg else None
+        if problem:
+            raise RecipeError(recipe.source, [Problem("train.pretrain.generator_steps", f"cannot pretrain: {problem}")])
         self.state = TrainState()
         self.checkpoint_dir = run_dir / "checkpoints"
         self._stop_signal: str | None = None

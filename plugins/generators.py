@@ -98,6 +98,11 @@ class LSTMGenerator(Generator):
             steps.append(previous)
         return Batch.full_length(torch.cat(steps, dim=1))
 
+    def pretraining_problem(self) -> str | None:
+        if not self.feed_previous:
+            return "the lstm generator needs feed_previous: true to be pretrained (it must see the past to predict the next step)"
+        return None
+
     def pretrain_loss(self, batch: Batch) -> Tensor:
         """Teacher-forced next-step regression: masked mean squared error.
 
