@@ -53,9 +53,10 @@ def seqtk_register(registry: Registry) -> None:
 def seqtk_validate_recipe(recipe: Recipe, registry: Registry) -> list[Any] | None:
     """Check a recipe after the core has validated it, before anything is built.
 
-    Return a list of problems (``seqtk.core.errors.Problem`` or plain ``"key.path:
-    message"`` strings), or None when there is nothing to say. Every plugin's problems
-    are reported together with the core's, so the user fixes them in one pass.
+    Called only for recipes the core has accepted, so an implementation may rely on
+    every name, type and value being valid. Return a list of problems
+    (``seqtk.core.errors.Problem`` or plain ``"key.path: message"`` strings), or None
+    when there is nothing to say. All plugins' problems are reported together.
     """
 
 

@@ -197,6 +197,7 @@ def _validate(document: dict[str, Any], label: str, host: PluginHost, problems: 
     version = document.get("seqtk")
     if version is None:
         problems.append(Problem("seqtk", f"missing schema version; add 'seqtk: {schema.SCHEMA_VERSION}' at the top"))
+        document = {**document, "seqtk": schema.SCHEMA_VERSION}  # reported once; check the rest
     elif isinstance(version, int) and not isinstance(version, bool) and version > schema.SCHEMA_VERSION:
         problems.append(
             Problem("seqtk", f"this recipe uses schema version {version}; this seqtk reads version {schema.SCHEMA_VERSION}: upgrade seqtk")
@@ -205,27 +206,33 @@ def _validate(document: dict[str, Any], label: str, host: PluginHost, problems: 
     elif version != schema.SCHEMA_VERSION:
         problems.append(Problem("seqtk", f"unsupported schema version {version!r}; use {schema.SCHEMA_VERSION}"))
         return None
-    _expand_preset(document, host.registry, problems)
+    for section in SECTION_KINDS:  # `generator: lstm` is short for `generator: {name: lstm}`
+        if isinstance(document.get(section), str):
+            document[section] = {"name": document[section]}
+    preset_ok = _expand_preset(document, host.registry, problems)
     data = schema.convert(schema.RecipeData, document, "", problems)
     if data is None:
         return None
     recipe = Recipe(data=data, source=label)
-    _check_components(recipe, host.registry, problems)
-    if not problems:
+    _check_components(recipe, host.registry, problems, report_missing=preset_ok)
+    if not problems:  # plugins see only recipes the core accepts, so they need no defensive code
         problems.extend(host.validate_recipe(recipe))
     return recipe
 
 
-def _expand_preset(document: dict[str, Any], registry: Registry, problems: list[Problem]) -> None:
-    """Fill generator/discriminator/objective/estimator from ``preset``; the recipe wins."""
+def _expand_preset(document: dict[str, Any], registry: Registry, problems: list[Problem]) -> bool:
+    """Fill generator/discriminator/objective/estimator from ``preset``; the recipe wins.
+
+    Returns False when the preset itself is unknown (its parts are then not "missing").
+    """
     name = document.get("preset")
     if name is None:
-        return
+        return True
     try:
         preset = registry.preset(name)
-    except UnknownNameError as exc:
+    except (UnknownNameError, TypeError) as exc:
         problems.append(Problem("preset", str(exc)))
-        return
+        return False
     for part in PRESET_PARTS:
         given = document.get(part)
         default = preset.parts.get(part)
@@ -237,16 +244,20 @@ def _expand_preset(document: dict[str, Any], registry: Registry, problems: list[
         params = given.get("params")
         merged = {**default["params"], **params} if isinstance(params, dict) else params if params is not None else dict(default["params"])
         document[part] = {**given, "name": default["name"], "params": merged}
+    return True
 
 
-def _check_components(recipe: Recipe, registry: Registry, problems: list[Problem]) -> None:
+def _check_components(recipe: Recipe, registry: Registry, problems: list[Problem], *, report_missing: bool = True) -> None:
     """Names exist, parameters fit signatures, and every capability required is provided."""
     entries = {}
     for section, kind in SECTION_KINDS.items():
         component = recipe.component(section)
         if component.name is None:
-            hint = " or a 'preset'" if section in PRESET_PARTS else ""
-            problems.append(Problem(f"{section}.name", f"missing: name a {kind[:-1]}{hint}; valid: {', '.join(registry.names(kind)) or 'none installed'}"))
+            if report_missing or section not in PRESET_PARTS:
+                hint = " or a 'preset'" if section in PRESET_PARTS else ""
+                article = "an" if kind[0] in "aeiou" else "a"
+                valid = ", ".join(registry.names(kind)) or "none installed"
+                problems.append(Problem(f"{section}.name", f"missing: name {article} {kind[:-1]}{hint}; valid: {valid}"))
             continue
         try:
             entry = registry.get(kind, component.name)

@@ -118,7 +118,7 @@ def convert(cls: type, data: Any, path: str, problems: list[Problem]) -> Any:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        problems.append(Problem(path, f"expected a mapping, got {typecheck.check(data, dict) or type(data).__name__}"))
+        problems.append(Problem(path, typecheck.check(data, dict) or "expected a mapping"))
         return None
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in fields(cls)}
