@@ -22,7 +22,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Mapping, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Mapping, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -116,6 +116,8 @@ class Batch:
     def one_hot(self, vocab_size: int) -> Tensor:
         """``[B, T, V]`` float: the relaxed one-hots if present, else exact one-hots of the tokens."""
         if self.relaxed is not None:
+            if self.relaxed.shape[-1] != vocab_size:
+                raise ValueError(f"relaxed one-hots have {self.relaxed.shape[-1]} classes, expected {vocab_size}")
             return self.relaxed
         return torch.nn.functional.one_hot(self.values, vocab_size).float()
 
@@ -256,7 +258,8 @@ class Generator(nn.Module, abc.ABC):
 
     @property
     def device(self) -> torch.device:
-        return next(self.parameters()).device
+        parameter = next(self.parameters(), None)
+        return parameter.device if parameter is not None else torch.device("cpu")
 
 
 class Discriminator(nn.Module, abc.ABC):
@@ -326,7 +329,10 @@ class Objective(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} defines no reward")
 
     def penalty(self, discriminator: Discriminator, real: Batch, fake: Batch) -> Tensor | None:
-        """An extra discriminator loss term (gradient penalty), or None."""
+        """An extra discriminator loss term (gradient penalty), or None.
+
+        ``fake`` arrives detached from the generator: the penalty trains the discriminator only.
+        """
         return None
 
     def after_discriminator_step(self, discriminator: Discriminator) -> None:
@@ -399,7 +405,6 @@ class Metric(abc.ABC):
 # --------------------------------------------------------------------------- callbacks
 
 
-@runtime_checkable
 class Callback(Protocol):
     """An observer of a run. Plugins return these from ``seqtk_callbacks``.
 

@@ -145,12 +145,12 @@ class Trainer:
         if self.config.train.cpu_threads is not None:
             torch.set_num_threads(self.config.train.cpu_threads)
         try:
+            self._notify("on_run_start", self.run_dir, self.recipe)
             if resume:
                 self._resume(log)
             else:
                 log.truncate(0)
                 self.state.initial_metrics = self._evaluate(log)
-            self._notify("on_run_start", self.run_dir, self.recipe)
             with self._signals_caught(), Progress(self.total_steps, self.state.step, enabled=self.show_progress) as bar:
                 while self.state.step < self.total_steps:
                     logs = self._train_step(self._phase(self.state.step))
