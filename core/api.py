@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from seqtk.core.atomic import atomic_write_text
 from seqtk.core.errors import SeqtkError
 from seqtk.core.plugins import PluginHost
 from seqtk.core.recipe import Recipe, load_recipe
@@ -76,8 +77,6 @@ def run(
     if not resume:
         _clear_run_dir(run_dir)
     if not resume:
-        from seqtk.core.checkpoint import atomic_write_text
-
         atomic_write_text(run_dir / "recipe.yaml", yaml.safe_dump(recipe.to_dict(), sort_keys=False))
     started = time.perf_counter()
     metrics = trainer.fit(resume=resume)
@@ -108,8 +107,6 @@ def _clear_run_dir(run_dir: Path) -> None:
 
 
 def _write_summary(result: RunResult) -> None:
-    from seqtk.core.checkpoint import atomic_write_text
-
     summary = {
         "name": result.recipe.name,
         "steps": result.steps,

@@ -1,19 +1,16 @@
-"""Atomic files and safe checkpoints.
+"""Safe checkpoints.
 
-A checkpoint is written to a temporary file beside its target, flushed to disk, then
-renamed over it: a crash at any moment leaves either the old file or the new one, never
-half of one. Loading uses ``torch.load(weights_only=True)``, which refuses pickled code,
+A checkpoint is written atomically (``seqtk.core.atomic``): a crash at any moment
+leaves either the old file or the new one, never half of one. Loading uses ``torch.load(weights_only=True)``, which refuses pickled code,
 and every state (RNGs included) is stored as tensors, numbers, strings and containers.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import random
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,48 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqtk.core.atomic import atomic_write_bytes
 from seqtk.core.errors import CheckpointError
 
 #: Bumped when the layout of a checkpoint changes; newer files are refused clearly.
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^step-(\d{8,})\.pt$")
-
-
-# --------------------------------------------------------------------------- atomic files
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_directory(path.parent)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------- checkpoints

@@ -130,7 +130,9 @@ def test_write_series_csv_is_atomic_on_failure(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk gone")
 
-    monkeypatch.setattr(csv_samples.os, "replace", broken_replace)
+    import seqtk.core.atomic as atomic
+
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk gone"):
         csv_samples.write_series_csv(np.zeros((2, 3, 1)), np.array([3, 3]), target, ["x"])
     assert target.read_text() == "old contents\n"  # the old file is untouched

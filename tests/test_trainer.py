@@ -268,9 +268,14 @@ def test_rng_state_round_trips_through_a_safe_checkpoint(tmp_path: Path) -> None
 
 
 def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
+    from seqtk.core.atomic import atomic_open, atomic_write_text
+
     target = tmp_path / "out" / "file.txt"
-    ckpt.atomic_write_text(target, "first")
-    ckpt.atomic_write_text(target, "second")
+    atomic_write_text(target, "first")
+    atomic_write_text(target, "second")
+    with pytest.raises(RuntimeError), atomic_open(target) as handle:
+        handle.write("half of a third")
+        raise RuntimeError("crash mid-write")
     assert target.read_text() == "second"
     assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
 

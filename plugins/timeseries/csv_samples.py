@@ -7,11 +7,11 @@ variable-length series without padding and loads straight into pandas).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from seqtk.core.atomic import atomic_open
 
 __all__ = ["write_series_csv"]
 
@@ -22,9 +22,7 @@ FLOAT_FORMAT = "%.9g"
 def write_series_csv(values: np.ndarray, lengths: np.ndarray, path: Path, feature_names: list[str]) -> Path:
     """Write ``values`` ``[B, T, F]`` (rows cut at ``lengths`` ``[B]``) to ``path``; return it.
 
-    The file appears complete or not at all: rows go to a temporary file in the same
-    directory, which is flushed and fsynced, then renamed over ``path`` (``os.replace`` is
-    atomic on POSIX and Windows). On any error the temporary file is removed.
+    The file appears complete or not at all (``seqtk.core.atomic``).
     """
     values = np.asarray(values)
     lengths = np.asarray(lengths).astype(np.int64).reshape(-1)
@@ -33,20 +31,8 @@ def write_series_csv(values: np.ndarray, lengths: np.ndarray, path: Path, featur
     table = _long_table(values, lengths)
     header = ",".join(["sample", "step", *feature_names])
     fmt = ["%d", "%d"] + [FLOAT_FORMAT] * values.shape[2]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False, encoding="utf-8", newline=""
-    )
-    try:
-        with handle:
-            np.savetxt(handle, table, fmt=fmt, delimiter=",", header=header, comments="")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
+    with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
+        np.savetxt(handle, table, fmt=fmt, delimiter=",", header=header, comments="")
     return path
 
 
@@ -67,17 +53,3 @@ def _long_table(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     mask = np.arange(steps)[None, :] < lengths[:, None]
     sample_idx, step_idx = np.nonzero(mask)  # row-major: sample by sample, step by step
     return np.column_stack([sample_idx, step_idx, values[mask].astype(np.float64)])
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable where the platform allows it (POSIX)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
