@@ -11,10 +11,8 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import types
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,35 +21,11 @@ import yaml
 from seqtk.core import hookspecs
 from seqtk.core.registry import parse_fragment
 
-REPO = Path(__file__).resolve().parents[1]
+from docblocks import REPO, blocks
+
 DOCS = REPO / "docs"
 EXAMPLE = REPO / "examples" / "seqtk-lsgan"
 DOC_FILES = sorted(DOCS.glob("*.md"))
-
-_FENCE = re.compile(r"^```[ \t]*([\w+-]*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Block:
-    path: Path
-    language: str
-    code: str
-    line: int  # line of the block's first code line in the Markdown file
-
-    @property
-    def where(self) -> str:
-        return f"{self.path.relative_to(REPO)}:{self.line}"
-
-
-def blocks(path: Path, language: str) -> list[Block]:
-    text = path.read_text(encoding="utf-8")
-    found = []
-    for match in _FENCE.finditer(text):
-        if match.group(1).lower() == language:
-            line = text.count("\n", 0, match.start(2)) + 1
-            found.append(Block(path, language, match.group(2), line))
-    return found
-
 
 def test_the_docs_exist() -> None:
     names = {p.name for p in DOC_FILES}

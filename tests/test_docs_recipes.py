@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,33 +23,15 @@ from seqtk.core.plugins import PluginHost
 from seqtk.core.recipe import load_recipe
 from seqtk.core.schema import reference_rows
 
-REPO = Path(__file__).resolve().parents[1]
+from docblocks import REPO, Block, blocks
+
 DOCS = REPO / "docs"
 RECIPES_MD = DOCS / "recipes.md"
 RECIPE_FILES = sorted((REPO / "recipes").glob("*.yaml"))
 TABLE_HEADER = "| key | default | meaning |"
 
-_FENCE = re.compile(r"^```[ \t]*([\w+-]*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Block:
-    path: Path
-    code: str
-    line: int  # line of the block's first code line in the Markdown file
-
-    @property
-    def where(self) -> str:
-        return f"{self.path.relative_to(REPO)}:{self.line}"
-
-
 def recipe_blocks(path: Path) -> list[Block]:
-    text = path.read_text(encoding="utf-8")
-    found = []
-    for match in _FENCE.finditer(text):
-        if match.group(1).lower() == "yaml" and match.group(2).lstrip().startswith("seqtk: 1"):
-            found.append(Block(path, match.group(2), text.count("\n", 0, match.start(2)) + 1))
-    return found
+    return [block for block in blocks(path, "yaml") if block.code.lstrip().startswith("seqtk: 1")]
 
 
 ALL_BLOCKS = [block for path in sorted(DOCS.glob("*.md")) for block in recipe_blocks(path)]
