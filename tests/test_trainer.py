@@ -288,3 +288,14 @@ def test_pretraining_a_generator_that_cannot_be_pretrained_is_a_recipe_error(tmp
     with pytest.raises(RecipeError, match=r"train\.pretrain\.generator_steps: cannot pretrain: .*feed_previous"):
         run(recipe)
     assert not (tmp_path / "nopretrain").exists()
+
+
+def test_a_dataset_smaller_than_one_batch_still_trains(tmp_path: Path) -> None:
+    from seqtk.core.batches import BatchStream
+    from seqtk.core.interfaces import Batch, SequenceData
+
+    stream = BatchStream(SequenceData(Batch.full_length(torch.arange(5.0).reshape(5, 1, 1))), batch_size=12, seed=0)
+    rows = stream.next_indices()
+    assert len(rows) == 12 and sorted(rows[:5].tolist()) == [0, 1, 2, 3, 4]  # whole epochs, each shuffled
+    result = run(tiny(tmp_path, "small", domain={"name": "sines", "params": {"samples": 6, "length": 8, "features": 2}}))
+    assert result.steps == 20 and all(v == v for v in result.metrics.values())
