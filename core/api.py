@@ -130,7 +130,7 @@ def sample(
 
     from seqtk.core import checkpoint as ckpt
     from seqtk.core.assemble import assemble, resolve_device
-    from seqtk.core.trainer import _concat, seed_everything
+    from seqtk.core.trainer import sample_in_chunks, seed_everything
 
     if count < 1:
         raise SeqtkError(f"--count must be at least 1, got {count}")
@@ -149,8 +149,7 @@ def sample(
     parts.domain.load_state_dict(state["domain"])
     parts.generator.load_state_dict(state["generator"])
     parts.generator.eval()
-    chunk = max(1, recipe.data.train.batch_size * 16)
     with torch.no_grad():
-        batches = [parts.generator.sample(min(chunk, count - done)).to("cpu") for done in range(0, count, chunk)]
+        batch = sample_in_chunks(parts.generator, count, recipe.data.train.batch_size * 16)
     target = Path(out_dir) if out_dir is not None else run_dir / "generated"
-    return parts.domain.write_samples(_concat(batches), target, f"samples-step-{state['step']:08d}-seed-{seed}")
+    return parts.domain.write_samples(batch, target, f"samples-step-{state['step']:08d}-seed-{seed}")

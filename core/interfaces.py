@@ -147,6 +147,21 @@ class Batch:
             extras={k: v.detach() for k, v in self.extras.items()},
         )
 
+    @classmethod
+    def concat(cls, batches: list["Batch"]) -> "Batch":
+        """Join batches row-wise, padding shorter ones with zeros to the longest.
+
+        Only ``values`` and ``lengths`` are kept: what metrics and sample writers use.
+        """
+        if len(batches) == 1:
+            return batches[0]
+        width = max(b.steps for b in batches)
+        padded = []
+        for b in batches:
+            pad = [0, 0] * (b.values.dim() - 2) + [0, width - b.steps]
+            padded.append(torch.nn.functional.pad(b.values, pad))
+        return cls(values=torch.cat(padded), lengths=torch.cat([b.lengths for b in batches]))
+
     def index(self, rows: Tensor) -> "Batch":
         """The rows ``rows`` of this batch (a view of real data for mini-batching)."""
         def pick(t: Tensor | None) -> Tensor | None:

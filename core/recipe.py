@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from seqtk.core import schema
-from seqtk.core.errors import Problem, RecipeError, UnknownNameError
+from seqtk.core.errors import Problem, RecipeError, RegistryError, UnknownNameError
 from seqtk.core.plugins import PluginHost
 from seqtk.core.registry import PRESET_PARTS, Registry
 
@@ -289,8 +289,6 @@ def _check_components(recipe: Recipe, registry: Registry, problems: list[Problem
 
 
 def _check_params(entry: Any, params: Mapping[str, Any], path: str, problems: list[Problem]) -> None:
-    from seqtk.core.errors import RegistryError
-
     try:
         found = entry.check_params(params)
     except RegistryError as exc:
@@ -301,8 +299,6 @@ def _check_params(entry: Any, params: Mapping[str, Any], path: str, problems: li
 
 
 def _domain_default_metrics(entry: Any, problems: list[Problem]) -> tuple[str, ...]:
-    from seqtk.core.errors import RegistryError
-
     try:
         return tuple(getattr(entry.load(), "default_metrics", ()))
     except RegistryError as exc:

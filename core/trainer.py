@@ -18,9 +18,10 @@ import hashlib
 import json
 import random
 import signal
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -100,7 +101,7 @@ class Trainer:
         registry: Registry,
         run_dir: Path,
         *,
-        callbacks: list[Any] = (),  # type: ignore[assignment]
+        callbacks: Iterable[Any] = (),
         progress: bool = True,
     ) -> None:
         self.recipe = recipe
@@ -260,9 +261,8 @@ class Trainer:
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.config.seed + EVAL_SEED_OFFSET)
             parts.generator.eval()
-            fake = _concat([parts.generator.sample(min(self.config.train.batch_size * 16, n - done)) for done in _chunks(n, self.config.train.batch_size * 16)])
+            fake = sample_in_chunks(parts.generator, n, self.config.train.batch_size * 16)
             parts.generator.train()
-        fake = fake.to("cpu")
         real = self.test_data.batch.index(torch.arange(min(n, len(self.test_data))))
         metrics = {name: float(metric(real, fake)) for name, metric in parts.metrics.items()}
         log.write({"step": step, "phase": "eval", **metrics})
@@ -301,18 +301,7 @@ class Trainer:
         found = ckpt.list_checkpoints(self.checkpoint_dir)
         if not found:
             raise CheckpointError(f"{self.checkpoint_dir}: nothing to resume: no checkpoint in this run directory")
-        state = None
-        for _, path in reversed(found):  # newest first; fall back past an unreadable one
-            try:
-                state = ckpt.load_checkpoint(path)
-                break
-            except CheckpointError as exc:
-                last_error = exc
-                import warnings
-
-                warnings.warn(f"skipping checkpoint: {exc}", stacklevel=2)
-        if state is None:
-            raise last_error
+        state, path = self._newest_readable_checkpoint(found)
         if state.get("fingerprint") != recipe_fingerprint(self.recipe):
             raise CheckpointError(
                 f"{path}: this checkpoint belongs to a different recipe (components, parameters, seed or schedule differ); "
@@ -340,6 +329,19 @@ class Trainer:
         log.truncate(int(state["log_size"]))
         if self.state.step > self.total_steps:
             raise CheckpointError(f"{path}: checkpoint is at step {self.state.step}, past this recipe's {self.total_steps} steps")
+
+    @staticmethod
+    def _newest_readable_checkpoint(found: list[tuple[int, Path]]) -> tuple[dict[str, Any], Path]:
+        """The newest checkpoint that loads; an unreadable one is skipped with a warning."""
+        error: CheckpointError | None = None
+        for _, path in reversed(found):
+            try:
+                return ckpt.load_checkpoint(path), path
+            except CheckpointError as exc:
+                warnings.warn(f"skipping checkpoint: {exc}", stacklevel=3)
+                error = exc
+        assert error is not None
+        raise error
 
     # ----------------------------------------------------------- plumbing
 
@@ -371,22 +373,6 @@ class Trainer:
                 signal.signal(sig, handler)
 
 
-def _chunks(total: int, size: int) -> range:
-    return range(0, total, size)
-
-
-def _concat(batches: list[Batch]) -> Batch:
-    if len(batches) == 1:
-        return batches[0]
-    width = max(b.steps for b in batches)
-    values = []
-    for b in batches:
-        pad = width - b.steps
-        if pad:
-            shape = list(b.values.shape)
-            shape[1] = pad
-            b_values = torch.cat([b.values, b.values.new_zeros(shape)], dim=1)
-        else:
-            b_values = b.values
-        values.append(b_values)
-    return Batch(values=torch.cat(values), lengths=torch.cat([b.lengths for b in batches]))
+def sample_in_chunks(generator: Any, count: int, chunk: int) -> Batch:
+    """``count`` samples drawn ``chunk`` at a time (bounded memory), joined into one CPU batch."""
+    return Batch.concat([generator.sample(min(chunk, count - done)).to("cpu") for done in range(0, count, chunk)])
