@@ -7,7 +7,9 @@ traceback. torch is imported only by verbs that need it, so ``seqtk list`` is qu
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -15,6 +17,8 @@ from typing import Sequence
 from seqtk.core.errors import SeqtkError
 from seqtk.core.plugins import BLOCK_ENV, PluginHost
 from seqtk.core.registry import KINDS
+
+TRACEBACK_ENV = "SEQTK_TRACEBACK"
 
 
 def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
@@ -90,6 +94,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("seqtk: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug in seqtk or a plugin: say where, keep the traceback opt-in
+        if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
+            raise
+        print(_unexpected_error_message(exc), file=sys.stderr)
+        return 1
+
+
+def _unexpected_error_message(exc: BaseException) -> str:
+    """Name the innermost frame outside torch: that is the code (seqtk's or a plugin's) to look at."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if f"{os.sep}torch{os.sep}" not in f.filename] or frames
+    where = f"\n  raised in {ours[-1].name} at {ours[-1].filename}:{ours[-1].lineno}" if ours else ""
+    return (
+        f"seqtk: unexpected {type(exc).__name__}: {exc}{where}\n"
+        f"  This is a bug in seqtk or in a plugin; set {TRACEBACK_ENV}=1 to see the full traceback."
+    )
 
 
 def _pre_parse_blocked(argv: list[str]) -> list[str]:

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import random
+import shlex
 import signal
 import warnings
 from dataclasses import dataclass, field
@@ -249,7 +250,7 @@ class Trainer:
         if self._stop_signal:
             raise Interrupted(
                 f"{self._stop_signal} received: saved a checkpoint at step {step} of {self.total_steps} in {self.checkpoint_dir}; "
-                f"continue with: seqtk run {self.recipe.source} --resume"
+                f"continue with: {self._resume_command()}"
             )
 
     @torch.no_grad()
@@ -342,6 +343,10 @@ class Trainer:
                 error = exc
         assert error is not None
         raise error
+
+    def _resume_command(self) -> str:
+        sets = "".join(f" --set {shlex.quote(o)}" for o in self.recipe.overrides)
+        return f"seqtk run {shlex.quote(self.recipe.source)}{sets} --resume"
 
     # ----------------------------------------------------------- plumbing
 

@@ -83,3 +83,29 @@ def test_a_broken_plugin_is_named_and_the_rest_keeps_working(tmp_path: Path) -> 
 
 def test_no_command_prints_help() -> None:
     assert main([]) == 2
+
+
+
+def test_an_unexpected_error_names_the_plugin_frame_not_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from seqtk.plugins import discriminators
+
+    def broken_forward(self, batch):  # type: ignore[no-untyped-def]
+        return torch.zeros(2, 3) @ torch.zeros(4, 5)  # shape error raised deep inside torch
+
+    monkeypatch.setattr(discriminators.GRUDiscriminator, "forward", broken_forward)
+    monkeypatch.delenv("SEQTK_TRACEBACK", raising=False)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "seqtk: 1\nname: boom\npreset: rgan\ndomain: {name: sines, params: {samples: 32, length: 4, features: 1}}\n"
+        f"train: {{batch_size: 4, adversarial: {{steps: 2}}}}\neval: {{samples: 8}}\noutput: {{dir: {tmp_path / 'run'}}}\n"
+    )
+    assert main(["run", str(recipe), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("seqtk: unexpected RuntimeError:")
+    assert "raised in broken_forward at" in err and "test_cli.py" in err
+    assert "SEQTK_TRACEBACK=1" in err and "Traceback" not in err
+    monkeypatch.setenv("SEQTK_TRACEBACK", "1")
+    with pytest.raises(RuntimeError):
+        main(["run", str(recipe), "--quiet", "--overwrite"])
