@@ -131,3 +131,16 @@ def test_remove_plugin_forgets_everything_it_registered() -> None:
     registry.add("objectives", "kept", "a:b", plugin="stays")
     registry.remove_plugin("gone")
     assert registry.names("objectives") == ["kept"]
+
+
+def test_every_builtin_component_and_preset_is_documented() -> None:
+    import yaml
+
+    guide = (REPO / "docs" / "components.md").read_text()
+    entries, presets = parse_fragment(yaml.safe_load((REPO / "registry.yaml").read_text()), plugin="builtin", where="registry.yaml")
+    for entry in entries:
+        assert f"### `{entry.name}`" in guide, f"{entry.kind} {entry.name!r} has no section in docs/components.md"
+        for parameter in entry.parameters():
+            assert f"`{parameter}`" in guide, f"parameter {parameter!r} of {entry.name!r} is not documented"
+    for preset in presets:
+        assert f"| `{preset.name}` |" in guide, f"preset {preset.name!r} is missing from docs/components.md"
