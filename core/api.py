@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from seqtk.core.atomic import atomic_write_text
+from seqtk.core.atomic import atomic_write_text, remove_stale_temporaries
 from seqtk.core.errors import SeqtkError
 from seqtk.core.plugins import PluginHost
 from seqtk.core.recipe import Recipe, load_recipe
@@ -74,7 +74,10 @@ def run(
     # Build everything before touching the directory: a recipe that fails to build must
     # leave an earlier run (and the file system) exactly as it was.
     trainer = Trainer(recipe, host.registry, run_dir, callbacks=[*host.callbacks(recipe), *callbacks], progress=progress)
-    if not resume:
+    if resume:  # a process killed mid-write leaves its temporary file behind
+        for folder in (run_dir, *(run_dir / name for name in RUN_FOLDERS)):
+            remove_stale_temporaries(folder)
+    else:
         _clear_run_dir(run_dir)
     if not resume:
         atomic_write_text(run_dir / "recipe.yaml", yaml.safe_dump(recipe.to_dict(), sort_keys=False))

@@ -33,6 +33,16 @@ def atomic_open(path: Path, mode: str = "w", **kwargs: object) -> Iterator[IO]: 
     fsync_directory(path.parent)
 
 
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Delete temporary files that a killed writer left in ``directory`` (not below it)."""
+    removed = []
+    if directory.is_dir():
+        for path in directory.glob(".*.tmp"):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_open(path, "wb") as handle:
         handle.write(data)
