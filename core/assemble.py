@@ -47,6 +47,7 @@ def resolve_device(name: str, source: str = "<recipe>") -> torch.device:
 
 def build_component(recipe: Recipe, registry: Registry, section: str, injected: dict[str, Any]) -> Any:
     component = recipe.component(section)
+    assert component.name is not None, "load_recipe guarantees every component is named"
     entry = registry.get(SECTION_KINDS[section], component.name)
     try:
         built = entry.build(injected, component.params)

@@ -77,8 +77,9 @@ def load_recipe(
     """
     host = host or PluginHost()
     overrides = tuple(overrides)
+    lines: dict[str, int] = {}
     if isinstance(source, Mapping):
-        label, document, lines = "<recipe>", copy.deepcopy(dict(source)), {}
+        label, document = "<recipe>", copy.deepcopy(dict(source))
     else:
         label = str(source)
         document, lines = _read_yaml(Path(source))

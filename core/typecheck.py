@@ -9,7 +9,7 @@ from __future__ import annotations
 import collections.abc
 import types
 import typing
-from typing import Any, Literal, Union
+from typing import Any, Iterable, Literal, Union
 
 _NONE = type(None)
 
@@ -33,10 +33,10 @@ def describe(hint: Any) -> str:
         args = [a for a in typing.get_args(hint) if a is not _NONE]
         text = " or ".join(describe(a) for a in args)
         return text + (" or null" if len(args) < len(typing.get_args(hint)) else "")
-    if origin in (list, tuple, typing.Sequence) or hint in (list, tuple):
-        args = typing.get_args(hint)
-        inner = describe(args[0]) if args else "values"
-        return f"a list of {inner.removeprefix('an ').removeprefix('a ')}s" if args else "a list"
+    if origin in (list, tuple, collections.abc.Sequence) or hint in (list, tuple):
+        items = typing.get_args(hint)
+        inner = describe(items[0]) if items else "values"
+        return f"a list of {inner.removeprefix('an ').removeprefix('a ')}s" if items else "a list"
     if origin is dict or hint is dict:
         return "a mapping"
     return getattr(hint, "__name__", str(hint))
@@ -86,7 +86,7 @@ def check(value: Any, hint: Any) -> str | None:
         ok = isinstance(value, str)
     elif origin is Literal:
         ok = value in typing.get_args(hint)
-    elif origin in (list, tuple, typing.Sequence, collections.abc.Sequence) or hint in (list, tuple):
+    elif origin in (list, tuple, collections.abc.Sequence) or hint in (list, tuple):
         if not isinstance(value, (list, tuple)):
             ok = False
         else:
@@ -94,7 +94,7 @@ def check(value: Any, hint: Any) -> str | None:
             if origin is tuple and args and Ellipsis not in typing.get_args(hint):
                 if len(value) != len(args):
                     return f"expected {len(args)} items, got {len(value)}"
-                pairs = zip(value, args)
+                pairs: Iterable[tuple[Any, Any]] = zip(value, args)
             else:
                 pairs = ((v, args[0]) for v in value) if args else iter(())
             for item, item_hint in pairs:
