@@ -25,7 +25,7 @@ from typing import Any, Iterable, Sequence
 import pluggy
 
 from seqtk.core import hookspecs
-from seqtk.core.errors import PluginError, Problem
+from seqtk.core.errors import Problem
 from seqtk.core.registry import Registry
 
 ENTRY_POINT_GROUP = "seqtk"

@@ -71,15 +71,7 @@ class Entry:
 
     def parameters(self) -> dict[str, inspect.Parameter]:
         """The parameters a recipe may set (the target's signature, less injected ones)."""
-        signature = inspect.signature(self.load())
-        return {
-            name: p
-            for name, p in signature.parameters.items()
-            if name not in INJECTED_ARGUMENTS and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        }
-
-    def accepts_any_keyword(self) -> bool:
-        return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(self.load()).parameters.values())
+        return _settable(inspect.signature(self.load()))
 
     def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Problems with ``params`` as (param name or "", message); empty when they fit.
@@ -89,14 +81,17 @@ class Entry:
         """
         from difflib import get_close_matches
 
-        accepted = self.parameters()
-        hints = _type_hints(self.load())
+        target = self.load()
+        signature = inspect.signature(target)
+        accepted = _settable(signature)
+        hints = _type_hints(target)
+        takes_any_keyword = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
         problems: list[tuple[str, str]] = []
         merged = {**self.defaults, **params}
-        if not self.accepts_any_keyword():
+        if not takes_any_keyword:
             for key in params:
                 if key in INJECTED_ARGUMENTS:
-                    problems.append((key, f"is set by seqtk itself and cannot appear in params"))
+                    problems.append((key, "is set by seqtk itself and cannot appear in params"))
                 elif key not in accepted:
                     close = get_close_matches(key, list(accepted), n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -128,6 +123,14 @@ class Preset:
     plugin: str
     summary: str
     parts: Mapping[str, Mapping[str, Any]]  # part -> {"name": ..., "params": {...}}
+
+
+def _settable(signature: inspect.Signature) -> dict[str, inspect.Parameter]:
+    return {
+        name: p
+        for name, p in signature.parameters.items()
+        if name not in INJECTED_ARGUMENTS and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
 
 
 def _type_hints(target: Callable[..., Any]) -> dict[str, Any]:

@@ -132,6 +132,7 @@ class Trainer:
             raise RecipeError(recipe.source, [Problem("train.pretrain.generator_steps", f"cannot pretrain: {problem}")])
         self.state = TrainState()
         self.checkpoint_dir = run_dir / "checkpoints"
+        self.fingerprint = recipe_fingerprint(recipe)
         self._stop_signal: str | None = None
 
     @staticmethod
@@ -278,7 +279,7 @@ class Trainer:
         parts = self.parts
         state = {
             "step": self.state.step,
-            "fingerprint": recipe_fingerprint(self.recipe),
+            "fingerprint": self.fingerprint,
             "recipe": self.recipe.to_dict(),
             "generator": parts.generator.state_dict(),
             "discriminator": parts.discriminator.state_dict(),
@@ -303,7 +304,7 @@ class Trainer:
         if not found:
             raise CheckpointError(f"{self.checkpoint_dir}: nothing to resume: no checkpoint in this run directory")
         state, path = self._newest_readable_checkpoint(found)
-        if state.get("fingerprint") != recipe_fingerprint(self.recipe):
+        if state.get("fingerprint") != self.fingerprint:
             raise CheckpointError(
                 f"{path}: this checkpoint belongs to a different recipe (components, parameters, seed or schedule differ); "
                 f"only {', '.join(RESUMABLE_CHANGES)} may change on --resume"

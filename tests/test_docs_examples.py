@@ -21,7 +21,7 @@ import yaml
 from seqtk.core import hookspecs
 from seqtk.core.registry import parse_fragment
 
-from docblocks import REPO, blocks
+from docblocks import REPO, Block, blocks
 
 DOCS = REPO / "docs"
 EXAMPLE = REPO / "examples" / "seqtk-lsgan"
@@ -44,8 +44,6 @@ def test_fence_parser_finds_blocks_and_their_lines(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", [p for p in DOC_FILES if blocks(p, "python")], ids=lambda p: p.name)
 def test_python_blocks_run(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SEQTK_DISABLE_PLUGIN_AUTOLOAD", "SEQTK_PLUGINS", "SEQTK_BLOCK_PLUGINS"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.syspath_prepend(str(EXAMPLE))
     monkeypatch.chdir(tmp_path)  # whatever an example writes lands here
     # A real module, so that classes and dataclasses defined in the docs behave normally.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -35,15 +35,6 @@ def recipe_blocks(path: Path) -> list[Block]:
 
 
 ALL_BLOCKS = [block for path in sorted(DOCS.glob("*.md")) for block in recipe_blocks(path)]
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[PluginHost]:
-    """The installed plugins, whatever the environment says about loading them."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("SEQTK_DISABLE_PLUGIN_AUTOLOAD", "SEQTK_PLUGINS", "SEQTK_BLOCK_PLUGINS"):
-            patch.delenv(name, raising=False)
-        yield PluginHost()
 
 
 # --------------------------------------------------------------------------- the reference table

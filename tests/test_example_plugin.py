@@ -28,16 +28,10 @@ import torch
 
 from seqtk.core.plugins import PluginHost, PluginInfo
 
+from conftest import PLUGIN_ENV
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "seqtk-lsgan"
-SEQTK_ENV = ("SEQTK_DISABLE_PLUGIN_AUTOLOAD", "SEQTK_PLUGINS", "SEQTK_BLOCK_PLUGINS")
-
-
-@pytest.fixture(autouse=True)
-def clean_plugin_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own SEQTK_* settings must not change what these tests see."""
-    for name in SEQTK_ENV:
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -355,7 +349,7 @@ def test_misspelled_hook_is_reported_as_failed(example_on_path: Path, tmp_path: 
 
 def _python(args: list[str], *, pythonpath: list[Path], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run this interpreter with only ``pythonpath`` added and no SEQTK_* settings."""
-    env = {key: value for key, value in os.environ.items() if key not in SEQTK_ENV and key != "PYTHONPATH"}
+    env = {key: value for key, value in os.environ.items() if key not in PLUGIN_ENV and key != "PYTHONPATH"}
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in pythonpath)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)

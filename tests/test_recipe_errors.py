@@ -15,7 +15,7 @@ import copy
 import re
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -39,21 +39,6 @@ MINIMAL: dict[str, Any] = {
     "eval": {"every": 1, "samples": 4},
     "output": {"checkpoint_every": 1},
 }
-
-
-@pytest.fixture(autouse=True)
-def _plain_plugin_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SEQTK_DISABLE_PLUGIN_AUTOLOAD", "SEQTK_PLUGINS", "SEQTK_BLOCK_PLUGINS"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[PluginHost]:
-    """The real built-ins, shared: hosts hold no per-recipe state."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("SEQTK_DISABLE_PLUGIN_AUTOLOAD", "SEQTK_PLUGINS", "SEQTK_BLOCK_PLUGINS"):
-            patch.delenv(name, raising=False)
-        yield PluginHost()
 
 
 def recipe(**changes: Any) -> dict[str, Any]:
@@ -227,6 +212,18 @@ def test_unknown_nested_key_suggests(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert paths(load_error(path, host=host)) == ["train.batch_sise"]
 
 
+def reported_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], host: PluginHost, changes: dict[str, Any], key: str, words: list[str]
+) -> list[str]:
+    """Check the CLI's message for one mistake; return the key paths load_recipe reports."""
+    path = write(tmp_path, recipe(**changes))
+    err = cli_error(capsys, path)
+    assert f"{path}: {key}: " in err
+    for word in words:
+        assert word in err
+    return paths(load_error(path, host=host))
+
+
 @pytest.mark.parametrize(
     ("changes", "key", "words"),
     [
@@ -243,12 +240,7 @@ def test_unknown_nested_key_suggests(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_wrong_types(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], host: PluginHost, changes: dict[str, Any], key: str, words: list[str]
 ) -> None:
-    path = write(tmp_path, recipe(**changes))
-    err = cli_error(capsys, path)
-    assert f"{path}: {key}: " in err
-    for word in words:
-        assert word in err
-    assert key in paths(load_error(path, host=host))
+    assert key in reported_paths(tmp_path, capsys, host, changes, key, words)
 
 
 def test_section_that_is_not_a_mapping(tmp_path: Path, host: PluginHost) -> None:
@@ -277,12 +269,7 @@ def test_section_that_is_not_a_mapping_reads_well(host: PluginHost) -> None:
 def test_bad_values(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], host: PluginHost, changes: dict[str, Any], key: str, words: list[str]
 ) -> None:
-    path = write(tmp_path, recipe(**changes))
-    err = cli_error(capsys, path)
-    assert f"{path}: {key}: " in err
-    for word in words:
-        assert word in err
-    assert paths(load_error(path, host=host)) == [key]
+    assert reported_paths(tmp_path, capsys, host, changes, key, words) == [key]
 
 
 # --------------------------------------------------------------------------- names from the registry
