@@ -64,7 +64,7 @@ def build_component(recipe: Recipe, registry: Registry, section: str, injected: 
     return built
 
 
-def build_metrics(recipe: Recipe, registry: Registry, domain: Domain) -> dict[str, Metric]:
+def build_metrics(recipe: Recipe, registry: Registry, domain: Domain, generator: Generator | None = None) -> dict[str, Metric]:
     names = recipe.data.eval.metrics
     if names is None:
         names = list(type(domain).default_metrics)
@@ -72,7 +72,7 @@ def build_metrics(recipe: Recipe, registry: Registry, domain: Domain) -> dict[st
     for index, name in enumerate(names):
         entry = registry.get("metrics", name)
         try:
-            metric = entry.build({"domain": domain, "spec": domain.spec}, {})
+            metric = entry.build({"domain": domain, "spec": domain.spec, "generator": generator}, {})
         except (ValueError, TypeError) as exc:
             raise RecipeError(recipe.source, [Problem(f"eval.metrics.{index}", f"{entry.label} cannot be built: {exc}")]) from None
         metrics[name] = metric
@@ -89,4 +89,4 @@ def assemble(recipe: Recipe, registry: Registry, device: torch.device) -> Parts:
     objective = build_component(recipe, registry, "objective", injected)
     estimator = build_component(recipe, registry, "estimator", injected)
     estimator.setup(generator, discriminator, objective)
-    return Parts(domain, generator, discriminator, objective, estimator, build_metrics(recipe, registry, domain))
+    return Parts(domain, generator, discriminator, objective, estimator, build_metrics(recipe, registry, domain, generator))

@@ -63,6 +63,9 @@ class DomainSpec:
     bos_id: int | None = None
     eos_id: int | None = None
     variable_length: bool = False
+    #: Token ids a generator must never emit (padding, the start token): their
+    #: probability is zero, so every sample decodes and every length is honest.
+    unsampled_ids: tuple[int, ...] = ()
 
     @property
     def is_discrete(self) -> bool:
@@ -233,6 +236,17 @@ class Domain(abc.ABC):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
 
+    @classmethod
+    def scoring_data(cls, real: Path, samples: Path, params: Mapping[str, Any]) -> tuple["Domain", Batch, Batch]:
+        """Read a real-data file and a file of samples for ``seqtk score``.
+
+        Returns a domain built for the two files (for example a vocabulary that covers
+        both, so no word is lost to ``<unk>``), the real batch and the sample batch.
+        ``params`` are the ``--param`` options of the command line. Domains that cannot
+        read sample files keep this default.
+        """
+        raise NotImplementedError(f"{cls.__name__} cannot score sample files")
+
 
 # --------------------------------------------------------------------------- networks
 
@@ -339,8 +353,12 @@ class Objective(abc.ABC):
     def generator_loss(self, fake: Scores, real: Scores | None = None) -> Tensor:
         """Loss the generator minimises through differentiable samples."""
 
-    def reward(self, fake_scores: Tensor) -> Tensor:
-        """Per-element reward (higher is better) for policy-gradient estimators."""
+    def reward(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
+        """Per-element reward (higher is better) for policy-gradient estimators.
+
+        ``real_scores`` (scores of a real batch, ``[B]``) is given when
+        ``generator_needs_real`` is true, for relativistic losses. Rewards are detached.
+        """
         raise NotImplementedError(f"{type(self).__name__} defines no reward")
 
     def penalty(self, discriminator: Discriminator, real: Batch, fake: Batch) -> Tensor | None:
@@ -404,13 +422,19 @@ class Estimator(abc.ABC):
 class Metric(abc.ABC):
     """A number that says how close generated data is to held-out real data.
 
-    Built from the registry like other components (constructor takes ``domain`` and its
-    own parameters); called with real test data and generated samples, both on the CPU.
+    Built from the registry like other components: the constructor may take ``domain``,
+    ``spec`` and ``generator`` (injected; a metric that takes ``generator``, such as
+    NLL-test, cannot score sample files with ``seqtk score``) and its own parameters.
+    Called with real test data and generated samples, both on the CPU, while the
+    generator is in eval mode.
     """
 
     requires: ClassVar[frozenset[str]] = frozenset()
     #: Whether a larger value means better samples (drives the "improved" arrows in logs).
     higher_is_better: ClassVar[bool] = False
+    #: True if ``real`` must be the whole test split rather than as many rows as there are
+    #: samples (BLEU's references are the whole test set).
+    uses_whole_test_set: ClassVar[bool] = False
 
     @abc.abstractmethod
     def __call__(self, real: Batch, fake: Batch) -> float:

@@ -28,7 +28,7 @@ FRAGMENT_VERSION = 1
 _ENTRY_KEYS = {"target", "summary", "defaults", "requires", "provides", "extra"}
 _PRESET_KEYS = {"summary", *PRESET_PARTS}
 #: Arguments the trainer passes itself; they never appear in a recipe's params.
-INJECTED_ARGUMENTS = frozenset({"spec", "domain"})
+INJECTED_ARGUMENTS = frozenset({"spec", "domain", "generator"})
 
 
 @dataclass(frozen=True)

@@ -263,10 +263,15 @@ class Trainer:
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.config.seed + EVAL_SEED_OFFSET)
             parts.generator.eval()
-            fake = sample_in_chunks(parts.generator, n, self.config.train.batch_size * 16)
-            parts.generator.train()
-        real = self.test_data.batch.index(torch.arange(min(n, len(self.test_data))))
-        metrics = {name: float(metric(real, fake)) for name, metric in parts.metrics.items()}
+            try:
+                fake = sample_in_chunks(parts.generator, n, self.config.train.batch_size * 16)
+                real = self.test_data.batch.index(torch.arange(min(n, len(self.test_data))))
+                metrics = {
+                    name: float(metric(self.test_data.batch if metric.uses_whole_test_set else real, fake))
+                    for name, metric in parts.metrics.items()
+                }
+            finally:
+                parts.generator.train()
         log.write({"step": step, "phase": "eval", **metrics})
         keep = self.config.output.samples
         if keep:

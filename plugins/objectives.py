@@ -41,7 +41,7 @@ class Minimax(Objective):
             return fake.mean(losses.minimax_generator_loss_nonsaturating(fake.values))
         return fake.mean(losses.minimax_generator_loss_saturating(fake.values))
 
-    def reward(self, fake_scores: Tensor) -> Tensor:
+    def reward(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
         """The discriminator's probability that the sample is real, ``sigmoid(score)`` (SeqGAN's reward).
 
         Detached: a reward scales the policy gradient, it is not differentiated itself.
@@ -78,7 +78,7 @@ class WGANGP(Objective):
     def generator_loss(self, fake: Scores, real: Scores | None = None) -> Tensor:
         return fake.mean(losses.wasserstein_generator_loss(fake.values))
 
-    def reward(self, fake_scores: Tensor) -> Tensor:
+    def reward(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
         """The critic's raw score (detached): an unbounded "realness" that the generator should raise."""
         return fake_scores.detach()
 

@@ -1,0 +1,1 @@
+"""Discrete sequences: text and the SeqGAN oracle, their networks, estimators and metrics."""
