@@ -71,6 +71,10 @@ class Train:
     optimizer: Optimizers = _f(doc="Adam settings per network.", factory=Optimizers)
     cpu_threads: int | None = _f(None, doc="Threads torch may use on the CPU; null keeps torch's default. Small recurrent models often run fastest with 1.", minimum=1)
     log_every: int = _f(10, doc="Write losses to metrics.jsonl every this many steps.", minimum=1)
+    init_generator: str | None = _f(
+        None,
+        doc="A run directory (its newest checkpoint) or checkpoint file whose generator weights start this run, so that GAN variants share one pretrained generator; null starts from random weights.",
+    )
 
 
 @dataclass

@@ -113,6 +113,8 @@ class Trainer:
         self.device = resolve_device(self.config.train.device, recipe.source)
         seed_everything(self.config.seed)
         self.parts: Parts = assemble(recipe, registry, self.device)
+        if self.config.train.init_generator is not None:
+            self._init_generator(Path(self.config.train.init_generator))
         self.train_data = self.parts.domain.load("train")
         self.test_data = self.parts.domain.load("test")
         train = self.config.train
@@ -134,6 +136,26 @@ class Trainer:
         self.checkpoint_dir = run_dir / "checkpoints"
         self.fingerprint = recipe_fingerprint(recipe)
         self._stop_signal: str | None = None
+
+    def _init_generator(self, source: Path) -> None:
+        """Start from another run's generator weights (for example an MLE-pretrained one)."""
+        if source.is_dir():
+            found = ckpt.list_checkpoints(source / "checkpoints") or ckpt.list_checkpoints(source)
+            if not found:
+                raise RecipeError(self.recipe.source, [Problem("train.init_generator", f"{source} holds no checkpoint (expected a run directory or a .pt file)")])
+            source = found[-1][1]
+        state = ckpt.load_checkpoint(source)
+        weights = state.get("generator")
+        if not isinstance(weights, dict):
+            raise CheckpointError(f"{source}: holds no generator weights")
+        try:
+            self.parts.generator.load_state_dict(weights)
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+            raise RecipeError(
+                self.recipe.source,
+                [Problem("train.init_generator", f"{source}: its generator does not fit this recipe's generator ({first})")],
+            ) from None
 
     @staticmethod
     def _adam(module: nn.Module, settings: Any) -> torch.optim.Optimizer:

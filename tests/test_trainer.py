@@ -13,7 +13,7 @@ import torch
 from seqtk.core import checkpoint as ckpt
 from seqtk.core.api import RunDirectoryError, run, sample
 from seqtk.core.cli import main
-from seqtk.core.errors import CheckpointError, TrainingError
+from seqtk.core.errors import CheckpointError, RecipeError, TrainingError
 from seqtk.core.hookspecs import hookimpl
 from seqtk.core.interfaces import Objective, Scores
 from seqtk.core.metrics_log import read_metrics
@@ -331,3 +331,25 @@ def test_kill_9_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path: Path)
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(tmp_path / "straight", tmp_path / "killed")
     assert not list((tmp_path / "killed").rglob("*.tmp")), "a temporary file outlived the resume"
+
+
+def test_init_generator_starts_from_another_runs_generator(tmp_path: Path) -> None:
+    """A second run started from the first's generator begins where the first ended."""
+    first = run(tiny(tmp_path, "first"), progress=False)
+    second = run(
+        tiny(tmp_path, "second", train__init_generator=str(first.run_dir), train__pretrain={"generator_steps": 0}, train__adversarial={"steps": 1}),
+        progress=False,
+    )
+    assert second.initial_metrics == first.metrics
+    fresh = run(tiny(tmp_path, "fresh", train__pretrain={"generator_steps": 0}, train__adversarial={"steps": 1}), progress=False)
+    assert fresh.initial_metrics != first.metrics
+
+
+def test_init_generator_that_does_not_fit_is_a_recipe_error(tmp_path: Path) -> None:
+    first = run(tiny(tmp_path, "first", train__adversarial={"steps": 1}), progress=False)
+    wider = tiny(tmp_path, "wider", train__init_generator=str(first.run_dir))
+    wider["generator"]["params"]["hidden_dim"] = 12
+    with pytest.raises(RecipeError, match=r"train\.init_generator: .*does not fit"):
+        run(wider, progress=False)
+    with pytest.raises(RecipeError, match=r"train\.init_generator: .*holds no checkpoint"):
+        run(tiny(tmp_path, "nothing", train__init_generator=str(tmp_path)), progress=False)
