@@ -148,8 +148,7 @@ def sample(
     recipe.source = str(path)
     device = resolve_device(recipe.data.train.device, recipe.source)
     seed_everything(seed)
-    parts = assemble(recipe, host.registry, device)
-    parts.domain.load_state_dict(state["domain"])
+    parts = assemble(recipe, host.registry, device, domain_state=state["domain"])
     parts.generator.load_state_dict(state["generator"])
     parts.generator.eval()
     with torch.no_grad():

@@ -8,7 +8,7 @@ set them, never as a traceback from inside the plugin.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
@@ -79,9 +79,16 @@ def build_metrics(recipe: Recipe, registry: Registry, domain: Domain, generator:
     return metrics
 
 
-def assemble(recipe: Recipe, registry: Registry, device: torch.device) -> Parts:
-    """Build every part; networks are moved to ``device``."""
+def assemble(recipe: Recipe, registry: Registry, device: torch.device, domain_state: Mapping[str, Any] | None = None) -> Parts:
+    """Build every part; networks are moved to ``device``.
+
+    ``domain_state`` (a checkpoint's ``domain`` entry) is restored before the networks
+    are sized from the domain's spec, so that sampling from a finished run needs only
+    the checkpoint, not the data files (a text vocabulary lives in that state).
+    """
     domain = build_component(recipe, registry, "domain", {})
+    if domain_state is not None:
+        domain.load_state_dict(domain_state)
     spec = domain.spec
     injected = {"spec": spec, "domain": domain}
     generator = build_component(recipe, registry, "generator", injected).to(device)
