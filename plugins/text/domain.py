@@ -1,0 +1,334 @@
+"""Sentences from text files: one sentence per line, word or character tokens, with EOS.
+
+The training file alone decides the vocabulary (test words it lacks become ``<unk>``),
+so nothing about the held-out data leaks into the model. Every sentence is encoded as its
+tokens followed by ``<eos>`` and padded with ``<pad>``; ``Batch.lengths`` count the EOS,
+so a generator learns where sentences end and every length it produces is honest.
+
+Files are read lazily (on the first ``spec``, ``load`` or ``write_samples``) and the
+vocabulary is part of ``state_dict``: a domain restored with ``load_state_dict`` before
+anything else decodes samples without the data files.
+"""
+
+from __future__ import annotations
+
+import codecs
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Mapping, Sequence
+
+import torch
+
+from seqtk.core.atomic import atomic_write_text
+from seqtk.core.errors import DataError
+from seqtk.core.interfaces import Batch, Domain, DomainSpec, SequenceData
+from seqtk.plugins.text.tokenize import detokenize, get_tokenizer
+from seqtk.plugins.text.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
+
+__all__ = ["TextDomain", "read_sentences"]
+
+TooLong = Literal["drop", "truncate", "error"]
+_TOO_LONG = ("drop", "truncate", "error")
+#: Version of the ``state_dict`` layout.
+_STATE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A non-blank line of a data file: its 1-based line number and its tokens."""
+
+    line: int
+    tokens: list[str]
+
+
+def read_sentences(path: Path, role: str) -> list[tuple[int, str]]:
+    """``(line number, text)`` of every non-blank line of a UTF-8 file, surrounding whitespace stripped.
+
+    Raises ``DataError`` (naming ``role``, the file, and the line and byte where relevant)
+    for a missing or unreadable file, bytes that are not UTF-8, or a file with no sentence.
+    A UTF-8 byte-order mark at the start is accepted. Lines end at ``\\n`` only (``\\r\\n``
+    works too), so line numbers agree with every editor.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{role} file {path}: does not exist; expected a UTF-8 text file with one sentence per line")
+    if not path.is_file():
+        raise DataError(f"{role} file {path}: is not a file; expected a UTF-8 text file with one sentence per line")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{role} file {path}: cannot be read ({exc.strerror or exc})") from None
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = data[start:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = start + exc.start
+        line = data.count(b"\n", 0, offset) + 1
+        column = offset - (data.rfind(b"\n", 0, offset) + 1)
+        raise DataError(
+            f"{role} file {path}: line {line}: byte offset {offset} (byte {column + 1} of the line) is not valid "
+            f"UTF-8 ({exc.reason}: {data[offset:offset + 1]!r}); expected UTF-8 text (re-save the file as UTF-8)"
+        ) from None
+    if not text.strip():
+        what = "is empty" if not text else "holds only blank lines"
+        raise DataError(f"{role} file {path}: {what}; expected one sentence per line")
+    return [(number, line.strip()) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    """``value`` as a boolean; strings from a command line ("true", "no", "1") are accepted."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "false", "no", "0"):
+        return value.strip().lower() in ("true", "yes", "1")
+    raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
+class TextDomain(Domain):
+    """Sentences, one per line, from a training file and a held-out test file.
+
+    Parameters: ``train`` / ``test`` paths of UTF-8 files, one sentence per line (blank
+    lines skipped); ``tokenizer`` ``"word"`` or ``"char"`` (seqtk.plugins.text.tokenize);
+    ``lowercase`` fold case before tokenising; ``min_freq`` training tokens seen fewer
+    times become ``<unk>``; ``max_vocab`` the most ids in total, the four specials
+    included (null: no cap); ``max_len`` the most steps per sentence, EOS included
+    (null: the longest training sentence + 1); ``too_long`` what to do with a sentence
+    longer than that: ``"drop"`` it (one warning per file), ``"truncate"`` it to
+    ``max_len - 1`` tokens + EOS, or stop with an ``"error"``.
+    """
+
+    provides: ClassVar[frozenset[str]] = frozenset({"discrete"})
+    default_metrics: ClassVar[tuple[str, ...]] = ("bleu-2", "bleu-3", "bleu-4", "distinct-2", "nll-test")
+
+    def __init__(
+        self,
+        train: str,
+        test: str,
+        tokenizer: str = "word",
+        lowercase: bool = False,
+        min_freq: int = 1,
+        max_vocab: int | None = None,
+        max_len: int | None = None,
+        too_long: TooLong = "drop",
+    ) -> None:
+        for name, value in (("train", train), ("test", test)):
+            if not isinstance(value, (str, Path)) or not str(value).strip():
+                raise ValueError(f"text: {name} must be the path of a text file, got {value!r}")
+        self.tokenize = get_tokenizer(tokenizer)
+        if not isinstance(min_freq, int) or isinstance(min_freq, bool) or min_freq < 1:
+            raise ValueError(f"text: min_freq must be an integer >= 1, got {min_freq!r}")
+        if max_vocab is not None and (not isinstance(max_vocab, int) or isinstance(max_vocab, bool) or max_vocab < 5):
+            raise ValueError(f"text: max_vocab counts the 4 special tokens, so it must be an integer >= 5 or null, got {max_vocab!r}")
+        if max_len is not None and (not isinstance(max_len, int) or isinstance(max_len, bool) or max_len < 2):
+            raise ValueError(f"text: max_len counts the EOS, so it must be an integer >= 2 or null, got {max_len!r}")
+        if too_long not in _TOO_LONG:
+            raise ValueError(f"text: too_long must be one of {', '.join(map(repr, _TOO_LONG))}, got {too_long!r}")
+        self.train_path = Path(train).expanduser()
+        self.test_path = Path(test).expanduser()
+        self.tokenizer = tokenizer
+        self.lowercase = _as_bool("text: lowercase", lowercase)
+        self.min_freq = min_freq
+        self.max_vocab = max_vocab
+        self.max_len_param = max_len
+        self.too_long = too_long
+        self._vocab: Vocabulary | None = None
+        self._max_len: int | None = None
+        self._train_sentences: list[Sentence] | None = None
+        self._splits: dict[str, SequenceData] = {}
+
+    # ----------------------------------------------------------- reading
+
+    def _sentences(self, path: Path, role: str) -> list[Sentence]:
+        out = []
+        for number, line in read_sentences(path, role):
+            tokens = self.tokenize(line.lower() if self.lowercase else line)
+            if tokens:
+                out.append(Sentence(number, tokens))
+        return out
+
+    def _ensure_vocabulary(self) -> Vocabulary:
+        """Build the vocabulary (and max_len) from the training file, unless restored from a state."""
+        if self._vocab is None:
+            self._train_sentences = self._sentences(self.train_path, "train")
+            self._vocab = Vocabulary.build((s.tokens for s in self._train_sentences), self.min_freq, self.max_vocab)
+            longest = max(len(s.tokens) for s in self._train_sentences)
+            self._max_len = self.max_len_param if self.max_len_param is not None else longest + 1
+        return self._vocab
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self._ensure_vocabulary()
+
+    @property
+    def max_len(self) -> int:
+        self._ensure_vocabulary()
+        assert self._max_len is not None
+        return self._max_len
+
+    @property
+    def spec(self) -> DomainSpec:
+        return DomainSpec(
+            kind="discrete",
+            max_len=self.max_len,
+            vocab_size=len(self.vocabulary),
+            pad_id=PAD_ID,
+            bos_id=BOS_ID,
+            eos_id=EOS_ID,
+            variable_length=True,
+            unsampled_ids=(PAD_ID, BOS_ID),
+        )
+
+    # ----------------------------------------------------------- encoding
+
+    def _fit(self, sentences: Sequence[Sentence], path: Path) -> list[list[str]]:
+        """Apply the ``too_long`` policy: the token lists that fit ``max_len`` (EOS included)."""
+        room = self.max_len - 1
+        kept, dropped = [], []
+        for sentence in sentences:
+            if len(sentence.tokens) <= room:
+                kept.append(sentence.tokens)
+            elif self.too_long == "truncate":
+                kept.append(sentence.tokens[:room])
+            elif self.too_long == "error":
+                raise DataError(
+                    f"{path}: line {sentence.line}: the sentence has {len(sentence.tokens)} tokens, more than "
+                    f"max_len={self.max_len} allows ({room} tokens + <eos>); raise max_len or set too_long to "
+                    "'drop' or 'truncate'"
+                )
+            else:
+                dropped.append(sentence.line)
+        if dropped:
+            warnings.warn(
+                f"{path}: dropped {len(dropped)} sentence(s) longer than max_len={self.max_len} "
+                f"({room} tokens + <eos>); the first is on line {dropped[0]}",
+                UserWarning,
+                stacklevel=3,
+            )
+        if not kept:
+            raise DataError(
+                f"{path}: no sentence fits max_len={self.max_len} ({room} tokens + <eos>); "
+                "raise max_len or set too_long to 'truncate'"
+            )
+        return kept
+
+    def encode(self, token_lists: Sequence[Sequence[str]]) -> Batch:
+        """Token lists (each at most ``max_len - 1`` long) as a padded ``[N, max_len]`` batch ending in EOS."""
+        vocab, width = self.vocabulary, self.max_len
+        rows, lengths = [], []
+        for row, tokens in enumerate(token_lists):
+            if len(tokens) >= width:
+                raise ValueError(f"sentence {row} has {len(tokens)} tokens; at most {width - 1} fit max_len={width}")
+            ids = vocab.encode(tokens) + [EOS_ID]
+            rows.append(ids + [PAD_ID] * (width - len(ids)))
+            lengths.append(len(ids))
+        values = torch.tensor(rows, dtype=torch.long).reshape(len(rows), width)
+        return Batch(values=values, lengths=torch.tensor(lengths, dtype=torch.long))
+
+    def decode(self, batch: Batch) -> list[list[str]]:
+        """The tokens of each row, up to its length and its first EOS (pad and bos dropped)."""
+        vocab = self.vocabulary
+        values = batch.values.detach().cpu().tolist()
+        lengths = batch.lengths.detach().cpu().tolist()
+        return [vocab.decode(row[: int(n)]) for row, n in zip(values, lengths)]
+
+    def load(self, split: Literal["train", "test"]) -> SequenceData:
+        if split not in ("train", "test"):
+            raise ValueError(f"text: split must be 'train' or 'test', got {split!r}")
+        if split not in self._splits:
+            self._ensure_vocabulary()
+            if split == "train":
+                sentences = self._train_sentences or self._sentences(self.train_path, "train")
+                path = self.train_path
+            else:
+                sentences, path = self._sentences(self.test_path, "test"), self.test_path
+            self._splits[split] = SequenceData(self.encode(self._fit(sentences, path)))
+            if split == "train":
+                self._train_sentences = None  # encoded now: the token lists are no longer needed
+        return self._splits[split]
+
+    # ----------------------------------------------------------- output
+
+    def write_samples(self, batch: Batch, directory: Path, stem: str) -> list[Path]:
+        """``<stem>.txt``: one detokenised sentence per line (tokens up to EOS), written atomically.
+
+        A sample that is only EOS gives an empty line.
+        """
+        lines = [detokenize(tokens, self.tokenizer) for tokens in self.decode(batch)]
+        path = Path(directory) / f"{stem}.txt"
+        atomic_write_text(path, "".join(line + "\n" for line in lines))
+        return [path]
+
+    # ----------------------------------------------------------- state
+
+    def state_dict(self) -> dict[str, Any]:
+        """The vocabulary and max_len: all a finished run needs to decode samples without the files."""
+        return {
+            "format": _STATE_FORMAT,
+            "vocabulary": self.vocabulary.to_dict(),
+            "max_len": self.max_len,
+            "tokenizer": self.tokenizer,
+            "lowercase": self.lowercase,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore the vocabulary; if one was already built from the files, they must agree.
+
+        Restored first (before ``spec``), no data file is read. Restored after the files were
+        read (resuming a run), a different vocabulary means the training file changed since
+        the checkpoint, which a ``DataError`` reports rather than mis-decoding every token.
+        """
+        if not isinstance(state, Mapping) or state.get("format") != _STATE_FORMAT:
+            raise DataError(f"text: the saved domain state is not a text domain's state (format {_STATE_FORMAT})")
+        for key, mine in (("tokenizer", self.tokenizer), ("lowercase", self.lowercase)):
+            if state.get(key) != mine:
+                raise DataError(f"text: the run was saved with {key}={state.get(key)!r}, this domain has {key}={mine!r}")
+        try:
+            vocab = Vocabulary.from_dict(state["vocabulary"])
+        except (KeyError, ValueError) as exc:
+            raise DataError(f"text: the saved vocabulary cannot be read: {exc}") from None
+        max_len = int(state["max_len"])
+        if self._vocab is None:
+            self._vocab, self._max_len = vocab, max_len
+            return
+        if vocab != self._vocab or max_len != self._max_len:
+            raise DataError(
+                f"text: the training file {self.train_path} gives a different vocabulary or max_len "
+                f"({len(self._vocab)} ids, max_len {self._max_len}) from the one saved with the run "
+                f"({len(vocab)} ids, max_len {max_len}); the file changed since the checkpoint"
+            )
+
+    # ----------------------------------------------------------- scoring
+
+    @classmethod
+    def scoring_data(cls, real: Path, samples: Path, params: Mapping[str, Any]) -> tuple["TextDomain", Batch, Batch]:
+        """A domain whose vocabulary covers both files, the real sentences and the samples.
+
+        ``params``: ``tokenizer`` (default "word") and ``lowercase`` (default false). No
+        length cap: ``max_len`` is the longest line of either file + 1.
+        """
+        allowed = ("tokenizer", "lowercase")
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise ValueError(f"text: unknown scoring parameter(s) {', '.join(unknown)}; valid: {', '.join(allowed)}")
+        domain = cls(
+            train=str(real),
+            test=str(real),
+            tokenizer=params.get("tokenizer", "word"),
+            lowercase=_as_bool("text: lowercase", params.get("lowercase", False)),
+        )
+        real_tokens = [s.tokens for s in domain._sentences(Path(real), "real-data")]
+        fake_tokens = [s.tokens for s in domain._sentences(Path(samples), "samples")]
+        both = real_tokens + fake_tokens
+        domain._vocab = Vocabulary.build(both)
+        domain._max_len = max(len(tokens) for tokens in both) + 1
+        real_batch = domain.encode(real_tokens)
+        domain._splits = {"train": SequenceData(real_batch), "test": SequenceData(real_batch)}
+        return domain, real_batch, domain.encode(fake_tokens)
+
+    def __repr__(self) -> str:
+        return (
+            f"TextDomain(train={str(self.train_path)!r}, test={str(self.test_path)!r}, tokenizer={self.tokenizer!r}, "
+            f"lowercase={self.lowercase}, min_freq={self.min_freq}, max_vocab={self.max_vocab}, "
+            f"max_len={self.max_len_param}, too_long={self.too_long!r})"
+        )
