@@ -28,6 +28,12 @@ __all__ = [
     "wasserstein_critic_loss",
     "wasserstein_generator_loss",
     "gradient_penalty",
+    "hinge_discriminator_loss",
+    "hinge_generator_loss",
+    "least_squares_discriminator_loss",
+    "least_squares_generator_loss",
+    "relativistic_discriminator_loss",
+    "relativistic_generator_loss",
 ]
 
 
@@ -134,7 +140,12 @@ def gradient_penalty(
             f"gradient_penalty: critic_fn must return one score per sample ([{real.shape[0]}]), "
             f"got {tuple(scores.shape)}"
         )
-    (grad,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
+    (grad,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True, allow_unused=True)
+    if grad is None:
+        raise ValueError(
+            "gradient_penalty: the critic's scores do not depend on its input, so they have no gradient; "
+            "a discrete discriminator must read Batch.one_hot(V) (relaxed one-hots), not the token ids"
+        )
     if weight_mask is not None:
         mask = weight_mask.to(grad.dtype)
         while mask.dim() < grad.dim():
@@ -142,3 +153,97 @@ def gradient_penalty(
         grad = grad * mask
     norm = grad.flatten(1).norm(2, dim=1)
     return (norm - 1) ** 2
+
+
+# --------------------------------------------------------------------------- hinge
+
+
+def hinge_discriminator_loss(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+    """The discriminator's hinge loss, as its real and fake terms.
+
+    .. math::  L_D = \\max(0, 1 - D(x)) + \\max(0, 1 + D(G(z)))
+
+    A score beyond the margin (above 1 for real data, below -1 for generated data) costs
+    nothing and has no gradient, so the discriminator stops pushing samples it already
+    separates and spends its capacity on the others. Returned as
+    ``(relu(1 - real), relu(1 + fake))``, elementwise.
+
+    Lim and Ye, "Geometric GAN", arXiv 2017; Miyato et al., "Spectral Normalization for
+    Generative Adversarial Networks", ICLR 2018, section 4 (the hinge loss they train with).
+    """
+    return F.relu(1.0 - real), F.relu(1.0 + fake)
+
+
+def hinge_generator_loss(fake: Tensor) -> Tensor:
+    """The generator's hinge loss: ``L_G = -D(G(z))`` (unbounded, like the Wasserstein one).
+
+    Lim and Ye 2017; Miyato et al., ICLR 2018.
+    """
+    return -fake
+
+
+# --------------------------------------------------------------------------- least squares
+
+
+def least_squares_discriminator_loss(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+    """The discriminator's least-squares loss with the 0-1 coding, as its real and fake terms.
+
+    .. math::  L_D = \\tfrac12 (D(x) - 1)^2 + \\tfrac12 D(G(z))^2
+
+    Scores are regressed onto 1 (real) and 0 (fake); unlike the logistic loss, samples on
+    the right side of the boundary but far from the real data still get a gradient.
+    Returned as ``(0.5 * (real - 1)**2, 0.5 * fake**2)``, elementwise.
+
+    Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017, eq. 2 with
+    a = 0, b = c = 1 (the 0-1 coding discussed in section 3.2.2).
+    """
+    return 0.5 * (real - 1.0) ** 2, 0.5 * fake**2
+
+
+def least_squares_generator_loss(fake: Tensor) -> Tensor:
+    """The generator's least-squares loss: ``L_G = 0.5 (D(G(z)) - 1)^2``.
+
+    Mao et al., ICCV 2017, eq. 2 with c = 1.
+    """
+    return 0.5 * (fake - 1.0) ** 2
+
+
+# --------------------------------------------------------------------------- relativistic
+
+
+def _check_pairs(real: Tensor, fake: Tensor, where: str) -> None:
+    if real.shape != fake.shape:
+        raise ValueError(
+            f"{where}: relativistic losses pair row i of the real scores with row i of the fake ones, "
+            f"so both must have the same shape; got real {tuple(real.shape)} and fake {tuple(fake.shape)}"
+        )
+
+
+def relativistic_discriminator_loss(real: Tensor, fake: Tensor) -> Tensor:
+    """The relativistic standard GAN's discriminator loss, one value per (real, fake) pair.
+
+    .. math::  L_D = -\\log \\sigma(C(x_r) - C(x_f))  = \\mathrm{softplus}(C(x_f) - C(x_r))
+
+    The discriminator estimates how much more real a real sample is than a paired fake
+    one, rather than how real each is on its own. Elementwise over pairs: ``real[i]`` is
+    compared with ``fake[i]``, so the two tensors must have the same shape.
+
+    Jolicoeur-Martineau, "The relativistic discriminator: a key element missing from
+    standard GAN", ICLR 2019 (arXiv 2018), section 4 (RSGAN); the loss of RelGAN (Nie et al. 2019).
+    """
+    _check_pairs(real, fake, "relativistic_discriminator_loss")
+    return F.softplus(fake - real)
+
+
+def relativistic_generator_loss(real: Tensor, fake: Tensor) -> Tensor:
+    """The relativistic standard GAN's generator loss, one value per (real, fake) pair.
+
+    .. math::  L_G = -\\log \\sigma(C(x_f) - C(x_r)) = \\mathrm{softplus}(C(x_r) - C(x_f))
+
+    The mirror image of the discriminator's loss: the generator also lowers the real
+    scores relative to its own, which is why it needs the real batch.
+
+    Jolicoeur-Martineau, ICLR 2019, section 4.
+    """
+    _check_pairs(real, fake, "relativistic_generator_loss")
+    return F.softplus(real - fake)

@@ -16,7 +16,7 @@ from torch import Tensor
 from seqtk.core.interfaces import Batch, Discriminator, Objective, Scores
 from seqtk.plugins import losses
 
-__all__ = ["Minimax", "WGANGP"]
+__all__ = ["Minimax", "WGANGP", "WGANClip", "Hinge", "LSGAN", "RSGAN"]
 
 
 class Minimax(Objective):
@@ -52,24 +52,14 @@ class Minimax(Objective):
         return f"Minimax(non_saturating={self.non_saturating})"
 
 
-class WGANGP(Objective):
-    """Wasserstein loss with a gradient penalty on interpolates (Gulrajani et al. 2017).
+class _Wasserstein(Objective):
+    """The Wasserstein critic and generator losses shared by ``wgan`` and ``wgan-gp``.
 
-    ``penalty_weight`` is the paper's lambda (10); ``critic_steps`` its n_critic (5), the
-    number of critic updates per generator update. A weight of 0 disables the penalty
-    (``penalty`` then returns None and costs nothing).
-
-    For discrete data the penalty interpolates one-hot (real) and relaxed (fake) token
-    distributions, the input space the critic's embedding matrix reads.
+    The two differ only in how they keep the critic (roughly) 1-Lipschitz: weight
+    clipping after each step, or a gradient penalty.
     """
 
-    def __init__(self, penalty_weight: float = 10.0, critic_steps: int = 5) -> None:
-        if isinstance(penalty_weight, bool) or not isinstance(penalty_weight, (int, float)) or penalty_weight < 0:
-            raise ValueError(f"wgan-gp: penalty_weight must be a number >= 0, got {penalty_weight!r}")
-        if isinstance(critic_steps, bool) or not isinstance(critic_steps, int) or critic_steps < 1:
-            raise ValueError(f"wgan-gp: critic_steps must be an integer >= 1, got {critic_steps!r}")
-        self.penalty_weight = float(penalty_weight)
-        self.critic_steps = critic_steps
+    critic_steps: int = 5
 
     def discriminator_loss(self, real: Scores, fake: Scores) -> Tensor:
         real_term, fake_term = losses.wasserstein_critic_loss(real.values, fake.values)
@@ -79,19 +69,49 @@ class WGANGP(Objective):
         return fake.mean(losses.wasserstein_generator_loss(fake.values))
 
     def reward(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
-        """The critic's raw score (detached): an unbounded "realness" that the generator should raise."""
+        """The critic's raw score (detached): an unbounded "realness" that the generator should raise.
+
+        The generator's loss is ``-score``, so the score is exactly the negative loss; no
+        squashing is applied because a Wasserstein critic's scale carries no probability.
+        """
         return fake_scores.detach()
+
+
+class WGANGP(_Wasserstein):
+    """Wasserstein loss with a gradient penalty on interpolates (Gulrajani et al. 2017).
+
+    ``penalty_weight`` is the paper's lambda (10); ``critic_steps`` its n_critic (5), the
+    number of critic updates per generator update. A weight of 0 disables the penalty
+    (``penalty`` then returns None and costs nothing).
+
+    For discrete data the penalty interpolates the real tokens' one-hots with the fake
+    batch's relaxed one-hots (exact one-hots when it carries none), in ``[B, T, V]``: the
+    input space the critic's embedding matrix reads. Reward: the raw critic score.
+    """
+
+    def __init__(self, penalty_weight: float = 10.0, critic_steps: int = 5) -> None:
+        if isinstance(penalty_weight, bool) or not isinstance(penalty_weight, (int, float)) or not penalty_weight >= 0:
+            raise ValueError(f"wgan-gp: penalty_weight must be a number >= 0, got {penalty_weight!r}")
+        self.penalty_weight = float(penalty_weight)
+        self.critic_steps = _critic_steps("wgan-gp", critic_steps)
 
     def penalty(self, discriminator: Discriminator, real: Batch, fake: Batch) -> Tensor | None:
         """``penalty_weight * mean((||grad D(x_hat)|| - 1)^2)`` over interpolates of the two batches.
 
-        Interpolates use the longer of each pair's lengths, so no real step of either
-        sequence is cut off. Per-step scores are reduced to one per sample by a masked
-        mean before differentiating. cuDNN is switched off for the critic's forward pass
-        here because cuDNN's RNN kernels have no double backward.
+        Row i of ``real`` is paired with row i of ``fake`` (the trainer draws batches of
+        equal size). Interpolates use the longer of each pair's lengths, so no real step
+        of either sequence is cut off, and only those steps enter the gradient norm.
+        Per-step scores are reduced to one per sample by a masked mean before
+        differentiating. cuDNN is switched off for the critic's forward pass here because
+        cuDNN's RNN kernels have no double backward.
         """
         if self.penalty_weight == 0:
             return None
+        if real.size != fake.size:
+            raise ValueError(
+                f"wgan-gp: the gradient penalty pairs row i of the real batch with row i of the fake one, "
+                f"so both need the same number of rows; got {real.size} real and {fake.size} fake"
+            )
         real_x, fake_x, wrap = _penalty_inputs(discriminator, real, fake)
         steps = max(real_x.shape[1], fake_x.shape[1])
         real_x, fake_x = _pad_steps(real_x, steps), _pad_steps(fake_x, steps)
@@ -109,6 +129,131 @@ class WGANGP(Objective):
         return f"WGANGP(penalty_weight={self.penalty_weight}, critic_steps={self.critic_steps})"
 
 
+class WGANClip(_Wasserstein):
+    """The original Wasserstein GAN: critic weights clipped after every step (Arjovsky et al. 2017).
+
+    ``clip`` is the paper's c (0.01): after each critic optimiser step every parameter of
+    the discriminator is clamped to ``[-clip, clip]``, a crude way to keep the critic
+    Lipschitz (WGAN-GP replaced it with a penalty). ``critic_steps`` is n_critic (5).
+    The paper trains with RMSProp at a small learning rate (5e-5); momentum-based
+    optimisers such as Adam are known to make clipped critics unstable. Reward: the raw
+    critic score.
+    """
+
+    def __init__(self, clip: float = 0.01, critic_steps: int = 5) -> None:
+        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 < clip < float("inf"):
+            raise ValueError(f"wgan: clip must be a finite number > 0, got {clip!r}")
+        self.clip = float(clip)
+        self.critic_steps = _critic_steps("wgan", critic_steps)
+
+    def after_discriminator_step(self, discriminator: Discriminator) -> None:
+        """Clamp every parameter of the critic to ``[-clip, clip]``, in place."""
+        with torch.no_grad():
+            for parameter in discriminator.parameters():
+                parameter.clamp_(-self.clip, self.clip)
+
+    def __repr__(self) -> str:
+        return f"WGANClip(clip={self.clip}, critic_steps={self.critic_steps})"
+
+
+class Hinge(Objective):
+    """The hinge loss (Lim and Ye 2017; Miyato et al. 2018), as in SAGAN and BigGAN.
+
+    Discriminator: ``relu(1 - D(x)) + relu(1 + D(G(z)))``; generator: ``-D(G(z))``.
+    Reward: the raw score, which is exactly the negative generator loss (unbounded, like
+    a Wasserstein critic's).
+    """
+
+    def discriminator_loss(self, real: Scores, fake: Scores) -> Tensor:
+        real_term, fake_term = losses.hinge_discriminator_loss(real.values, fake.values)
+        return real.mean(real_term) + fake.mean(fake_term)
+
+    def generator_loss(self, fake: Scores, real: Scores | None = None) -> Tensor:
+        return fake.mean(losses.hinge_generator_loss(fake.values))
+
+    def reward(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
+        """The raw score (detached): the generator's hinge loss is ``-score``."""
+        return fake_scores.detach()
+
+    def __repr__(self) -> str:
+        return "Hinge()"
+
+
+class LSGAN(Objective):
+    """Least-squares GAN with the 0-1 coding (Mao et al. 2017).
+
+    Discriminator: ``0.5 (D(x) - 1)^2 + 0.5 D(G(z))^2``; generator:
+    ``0.5 (D(G(z)) - 1)^2``. Reward: ``-(score - 1)^2``, the negative generator loss up to
+    its factor 0.5: highest (0) when the discriminator gives the sample the real target.
+    Unlike the raw score it does not reward overshooting the target, which the
+    generator's own loss penalises too.
+    """
+
+    def discriminator_loss(self, real: Scores, fake: Scores) -> Tensor:
+        real_term, fake_term = losses.least_squares_discriminator_loss(real.values, fake.values)
+        return real.mean(real_term) + fake.mean(fake_term)
+
+    def generator_loss(self, fake: Scores, real: Scores | None = None) -> Tensor:
+        return fake.mean(losses.least_squares_generator_loss(fake.values))
+
+    def reward(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
+        """``-(score - 1)^2`` (detached): the negative generator loss, without its 0.5."""
+        return -((fake_scores.detach() - 1.0) ** 2)
+
+    def __repr__(self) -> str:
+        return "LSGAN()"
+
+
+class RSGAN(Objective):
+    """The relativistic standard GAN (Jolicoeur-Martineau 2018), RelGAN's loss.
+
+    Discriminator: ``BCEWithLogits(D(x_r) - D(x_f), 1)``; generator:
+    ``BCEWithLogits(D(x_f) - D(x_r), 1)``, averaged over pairs. The generator's loss needs
+    the real scores (``generator_needs_real``).
+
+    Pairing: row i of the real batch is compared with row i of the fake batch, so both
+    must hold the same number of rows (the trainer draws them so; otherwise a ValueError).
+    Per-step scores ``[B, T]`` are first reduced to one score per sequence by the mean
+    over that sequence's real steps (``Scores.weight``), then paired: the relativistic
+    comparison is between sequences, and two batches' padding never lines up step by step.
+
+    Reward for policy-gradient estimators: ``sigmoid(score - mean(real_scores))``, the
+    probability under the relativistic discriminator that the sample is more real than
+    an average real sequence. It needs ``real_scores`` (per-sequence scores of a real
+    batch, or a ``Scores`` so that per-step padding is left out of the mean).
+    """
+
+    generator_needs_real = True
+
+    def discriminator_loss(self, real: Scores, fake: Scores) -> Tensor:
+        real_seq, fake_seq = _pairs(real, fake)
+        return losses.relativistic_discriminator_loss(real_seq, fake_seq).mean()
+
+    def generator_loss(self, fake: Scores, real: Scores | None = None) -> Tensor:
+        if real is None:
+            raise ValueError(
+                "rsgan: generator_loss needs the real batch's scores (generator_needs_real is true); got real=None"
+            )
+        real_seq, fake_seq = _pairs(real, fake)
+        return losses.relativistic_generator_loss(real_seq, fake_seq).mean()
+
+    def reward(self, fake_scores: Tensor, real_scores: Tensor | Scores | None = None) -> Tensor:
+        """``sigmoid(score - mean(real_scores))`` (detached); ``real_scores`` is required."""
+        if real_scores is None:
+            raise ValueError(
+                "rsgan: reward needs the scores of a real batch (real_scores) to compare the samples "
+                "with; the estimator must pass them when objective.generator_needs_real is true"
+            )
+        if isinstance(real_scores, Scores):
+            baseline = real_scores.mean(real_scores.values.detach())
+        else:
+            baseline = real_scores.detach().mean()
+        return torch.sigmoid(fake_scores.detach() - baseline.to(fake_scores.device))
+
+    def __repr__(self) -> str:
+        return "RSGAN()"
+
+
 # --------------------------------------------------------------------------- helpers
 
 Wrap = Callable[[Tensor, Tensor], Batch]
@@ -121,9 +266,10 @@ def _penalty_inputs(discriminator: Discriminator, real: Batch, fake: Batch) -> t
     one-hots, passed to the discriminator as ``relaxed`` (which ``Batch.one_hot`` returns).
     """
     if real.values.is_floating_point():
-        return real.values, fake.values.to(real.values.device), _continuous_batch
+        return real.values, fake.values.to(real.values.device, real.values.dtype), _continuous_batch
     vocab = _vocab_size(discriminator, real, fake)
-    return real.one_hot(vocab), fake.one_hot(vocab).to(real.values.device), _relaxed_batch
+    real_x = real.one_hot(vocab)
+    return real_x, fake.one_hot(vocab).to(real_x.device, real_x.dtype), _relaxed_batch
 
 
 def _continuous_batch(x: Tensor, lengths: Tensor) -> Batch:
@@ -161,3 +307,31 @@ def _per_sample(scores: Tensor, mask: Tensor) -> Tensor:
         return scores
     weight = mask.to(scores.dtype)
     return (scores * weight).sum(1) / weight.sum(1).clamp_min(1.0)
+
+
+def _critic_steps(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: critic_steps must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _per_sequence(scores: Scores) -> Tensor:
+    """``[B]``: per-step scores averaged over each row's real steps (``weight``); ``[B]`` as is."""
+    values = scores.values
+    if values.dim() == 1:
+        return values
+    if scores.weight is None:
+        return values.mean(dim=1)
+    weight = scores.weight.to(values.dtype)
+    return (values * weight).sum(dim=1) / weight.sum(dim=1).clamp_min(1.0)
+
+
+def _pairs(real: Scores, fake: Scores) -> tuple[Tensor, Tensor]:
+    """Per-sequence real and fake scores, row i of one paired with row i of the other."""
+    real_seq, fake_seq = _per_sequence(real), _per_sequence(fake)
+    if real_seq.shape[0] != fake_seq.shape[0]:
+        raise ValueError(
+            f"rsgan: relativistic losses pair row i of the real batch with row i of the fake one, "
+            f"so both need the same number of rows; got {real_seq.shape[0]} real and {fake_seq.shape[0]} fake"
+        )
+    return real_seq, fake_seq

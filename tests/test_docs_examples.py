@@ -2,7 +2,7 @@
 
 - Every ```python block runs; the blocks of one file run in order in one namespace (a
   later block may use what an earlier one defined). The docs' worked example is the
-  package in examples/seqtk-lsgan, which is put on sys.path.
+  package in examples/seqtk-ralsgan, which is put on sys.path.
 - Every ```yaml block that starts with ``seqtk-registry:`` parses as a registry fragment.
 - Every hook in seqtk/core/hookspecs.py is documented in docs/plugins.md.
 
@@ -24,7 +24,7 @@ from seqtk.core.registry import parse_fragment
 from docblocks import REPO, Block, blocks
 
 DOCS = REPO / "docs"
-EXAMPLE = REPO / "examples" / "seqtk-lsgan"
+EXAMPLE = REPO / "examples" / "seqtk-ralsgan"
 DOC_FILES = sorted(DOCS.glob("*.md"))
 
 def test_the_docs_exist() -> None:

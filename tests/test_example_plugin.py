@@ -1,4 +1,4 @@
-"""The example third-party plugin (examples/seqtk-lsgan) and the plugin machinery around it.
+"""The example third-party plugin (examples/seqtk-ralsgan) and the plugin machinery around it.
 
 Three layers, cheapest first:
 
@@ -31,7 +31,7 @@ from seqtk.core.plugins import PluginHost, PluginInfo
 from conftest import PLUGIN_ENV
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "examples" / "seqtk-lsgan"
+EXAMPLE = REPO / "examples" / "seqtk-ralsgan"
 
 
 @pytest.fixture
@@ -44,83 +44,97 @@ def example_on_path(monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def lsgan(example_on_path: Path):  # type: ignore[no-untyped-def]
-    from seqtk_lsgan import objective
+def ralsgan(example_on_path: Path):  # type: ignore[no-untyped-def]
+    from seqtk_ralsgan import objective
 
     return objective
 
 
-def test_pure_functions_match_hand_computed_values(lsgan) -> None:  # type: ignore[no-untyped-def]
-    real = torch.tensor([0.5, 1.0, 2.0])
-    fake = torch.tensor([0.0, 0.5, -1.0])
-    real_term, fake_term = lsgan.least_squares_discriminator_loss(real, fake)
-    # 0.5 * (D(x) - 1)^2 and 0.5 * (D(G(z)) - 0)^2, elementwise
-    assert torch.allclose(real_term, torch.tensor([0.125, 0.0, 0.5]))
-    assert torch.allclose(fake_term, torch.tensor([0.0, 0.125, 0.5]))
-    # 0.5 * (D(G(z)) - 1)^2
-    assert torch.allclose(lsgan.least_squares_generator_loss(fake), torch.tensor([0.5, 0.125, 2.0]))
-    # the -1/1/0 coding of the paper's section 3.2.2
-    real_term, fake_term = lsgan.least_squares_discriminator_loss(real, fake, a=-1.0, b=1.0)
-    assert torch.allclose(fake_term, torch.tensor([0.5, 1.125, 0.0]))
-    assert torch.allclose(lsgan.least_squares_generator_loss(fake, c=0.0), torch.tensor([0.0, 0.125, 0.5]))
+# Worked example used below: real scores [1, 2, 3] (mean 2), fake scores [0, -1, 1] (mean 0), margin 1.
+REAL = (1.0, 2.0, 3.0)
+FAKE = (0.0, -1.0, 1.0)
 
 
-def test_objective_reduces_with_scores_mean(lsgan) -> None:  # type: ignore[no-untyped-def]
+def test_pure_functions_match_hand_computed_values(ralsgan) -> None:  # type: ignore[no-untyped-def]
+    real, fake = torch.tensor(REAL), torch.tensor(FAKE)
+    real_mean, fake_mean = torch.tensor(2.0), torch.tensor(0.0)
+    real_term, fake_term = ralsgan.ralsgan_discriminator_loss(real, fake, real_mean, fake_mean)
+    # (r - mean_f - 1)^2 = (r - 1)^2 and (f - mean_r + 1)^2 = (f - 1)^2, elementwise
+    assert torch.allclose(real_term, torch.tensor([0.0, 1.0, 4.0]))
+    assert torch.allclose(fake_term, torch.tensor([1.0, 4.0, 0.0]))
+    real_term, fake_term = ralsgan.ralsgan_generator_loss(real, fake, real_mean, fake_mean)
+    # (r - mean_f + 1)^2 = (r + 1)^2 and (f - mean_r - 1)^2 = (f - 3)^2
+    assert torch.allclose(real_term, torch.tensor([4.0, 9.0, 16.0]))
+    assert torch.allclose(fake_term, torch.tensor([9.0, 16.0, 4.0]))
+    # margin 2: (r - 0 - 2)^2 and (f - 2 + 2)^2
+    real_term, fake_term = ralsgan.ralsgan_discriminator_loss(real, fake, real_mean, fake_mean, margin=2.0)
+    assert torch.allclose(real_term, torch.tensor([1.0, 0.0, 1.0]))
+    assert torch.allclose(fake_term, torch.tensor([0.0, 1.0, 1.0]))
+
+
+def test_objective_reduces_with_scores_mean(ralsgan) -> None:  # type: ignore[no-untyped-def]
     from seqtk.core.interfaces import Objective, Scores
 
-    objective = lsgan.LeastSquares()
-    assert isinstance(objective, Objective)
-    real = Scores(torch.tensor([0.5, 1.0, 2.0]))
-    fake = Scores(torch.tensor([0.0, 0.5, -1.0]))
-    # (0.125 + 0 + 0.5) / 3 + (0 + 0.125 + 0.5) / 3 = 5/12
-    assert objective.discriminator_loss(real, fake).item() == pytest.approx(5 / 12)
-    # (0.5 + 0.125 + 2) / 3 = 0.875
-    assert objective.generator_loss(fake).item() == pytest.approx(0.875)
+    objective = ralsgan.RaLSGAN()
+    assert isinstance(objective, Objective) and objective.generator_needs_real
+    real, fake = Scores(torch.tensor(REAL)), Scores(torch.tensor(FAKE))
+    # (0 + 1 + 4) / 3 + (1 + 4 + 0) / 3 = 10/3
+    assert objective.discriminator_loss(real, fake).item() == pytest.approx(10 / 3)
+    # (4 + 9 + 16) / 3 + (9 + 16 + 4) / 3 = 58/3
+    assert objective.generator_loss(fake, real).item() == pytest.approx(58 / 3)
+    # averages, not pairs: batches of different sizes are fine. Real [2] against fake [0, -1, 1]:
+    # (2 - 0 - 1)^2 = 1; (f - 2 + 1)^2 = [1, 4, 0] -> 5/3
+    assert objective.discriminator_loss(Scores(torch.tensor([2.0])), fake).item() == pytest.approx(1 + 5 / 3)
+    with pytest.raises(ValueError, match="real batch"):
+        objective.generator_loss(fake)
 
-    other = lsgan.LeastSquares(a=-1.0, b=1.0, c=0.0)
-    # real: 0.625 / 3; fake: (0.5 + 1.125 + 0) / 3
-    assert other.discriminator_loss(real, fake).item() == pytest.approx(0.625 / 3 + 1.625 / 3)
-    assert other.generator_loss(fake).item() == pytest.approx(0.625 / 3)
 
-
-def test_objective_ignores_padding_of_per_step_scores(lsgan) -> None:  # type: ignore[no-untyped-def]
+def test_objective_ignores_padding_of_per_step_scores(ralsgan) -> None:  # type: ignore[no-untyped-def]
     from seqtk.core.interfaces import Scores
 
-    values = torch.tensor([[1.0, 3.0], [0.0, 9.0]])
-    fake = Scores(values, weight=torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
-    # 0.5 * (v - 1)^2 = [[0, 2], [0.5, (padding)]] -> 2.5 / 3 real steps
-    assert lsgan.LeastSquares().generator_loss(fake).item() == pytest.approx(2.5 / 3)
+    # real steps hold [1, 3] and [2] (mean 2); fake steps [0, 0] and [-3] (mean -1); 50s are padding
+    real = Scores(torch.tensor([[1.0, 3.0], [2.0, 50.0]]), weight=torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
+    fake = Scores(torch.tensor([[0.0, 0.0], [-3.0, 50.0]]), weight=torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
+    # real: (r + 1 - 1)^2 = [1, 9, 4] -> 14/3; fake: (f - 2 + 1)^2 = [1, 1, 16] -> 18/3
+    assert ralsgan.RaLSGAN().discriminator_loss(real, fake).item() == pytest.approx(14 / 3 + 18 / 3)
 
 
-def test_generator_gradient_and_reward(lsgan) -> None:  # type: ignore[no-untyped-def]
+def test_gradients_and_reward(ralsgan) -> None:  # type: ignore[no-untyped-def]
     from seqtk.core.interfaces import Scores
 
-    objective = lsgan.LeastSquares()
-    scores = torch.tensor([0.0, 0.5, -1.0], requires_grad=True)
-    objective.generator_loss(Scores(scores)).backward()
-    # d/ds mean(0.5 * (s - 1)^2) = (s - 1) / 3
-    assert torch.allclose(scores.grad, torch.tensor([-1.0, -0.5, -2.0]) / 3)
+    objective = ralsgan.RaLSGAN()
+    real = torch.tensor(REAL, requires_grad=True)
+    fake = torch.tensor(FAKE, requires_grad=True)
+    objective.discriminator_loss(Scores(real), Scores(fake)).backward()
+    # d/dr_i = 2 (r_i - 1) / 3 from the real term, plus the fake term through the real mean:
+    # sum_j 2 (f_j - 1) * (-1/3) / 3 = -2 * (-3) / 9 = 2/3
+    assert torch.allclose(real.grad, torch.tensor([0.0, 2.0, 4.0]) / 3 + 2 / 3)
+    # d/df_i = 2 (f_i - 1) / 3, plus the real term through the fake mean: -2 sum_j (r_j - 1) / 9 = -2/3
+    assert torch.allclose(fake.grad, torch.tensor([-2.0, -4.0, 0.0]) / 3 - 2 / 3)
 
-    reward = objective.reward(scores)
-    assert torch.equal(reward, scores.detach()) and not reward.requires_grad
-    # with the real target below the fake one, a lower score is the more realistic one
-    assert torch.equal(lsgan.LeastSquares(a=1.0, b=-1.0).reward(scores), -scores.detach())
+    scores = torch.tensor(FAKE, requires_grad=True)
+    reward = objective.reward(scores, torch.tensor(REAL))
+    # -(f - mean_r - 1)^2 = -(f - 3)^2
+    assert torch.allclose(reward, torch.tensor([-9.0, -16.0, -4.0])) and not reward.requires_grad
+    with pytest.raises(ValueError, match="real_scores"):
+        objective.reward(scores)
 
 
-def test_objective_refuses_equal_targets(lsgan) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValueError, match="must differ"):
-        lsgan.LeastSquares(a=1.0, b=1.0)
+def test_objective_refuses_a_bad_margin(ralsgan) -> None:  # type: ignore[no-untyped-def]
+    for margin in (0.0, -1.0, True):
+        with pytest.raises(ValueError, match="margin must be a number > 0"):
+            ralsgan.RaLSGAN(margin=margin)
 
 
 def test_constructor_hints_let_the_registry_check_recipe_values(example_on_path: Path) -> None:
-    host = PluginHost(entry_points=[*_builtin_entry_points(), _lsgan_entry_point()])
-    entry = host.registry.get("objectives", "lsgan")
-    assert entry.check_params({"a": -1, "b": 1.0, "c": 0}) == []
-    problems = dict(entry.check_params({"a": "zero", "d": 1.0}))
-    assert "expected a number" in problems["a"]
+    host = PluginHost(entry_points=[*_builtin_entry_points(), _ralsgan_entry_point()])
+    entry = host.registry.get("objectives", "ralsgan")
+    assert entry.check_params({"margin": 2}) == []
+    problems = dict(entry.check_params({"margin": "one", "d": 1.0}))
+    assert "expected a number" in problems["margin"]
     assert "unknown parameter" in problems["d"]
-    built = entry.build({"spec": object()}, {"c": 0.5})
-    assert (built.a, built.b, built.c) == (0.0, 1.0, 0.5)
+    built = entry.build({"spec": object()}, {"margin": 0.5})
+    assert built.margin == 0.5
 
 
 def test_plugin_module_imports_no_torch() -> None:
@@ -128,13 +142,13 @@ def test_plugin_module_imports_no_torch() -> None:
     code = textwrap.dedent(
         """
         import sys
-        import seqtk_lsgan.plugin as plugin
+        import seqtk_ralsgan.plugin as plugin
         from seqtk.core.plugins import PluginHost
         host = PluginHost(plugins=[plugin])
-        assert host.registry.get("objectives", "lsgan").plugin == "lsgan", host.infos
+        assert host.registry.get("objectives", "ralsgan").plugin == "ralsgan", host.infos
         assert not host.failures, host.failures
         assert "torch" not in sys.modules, "importing the plugin imported torch"
-        assert "seqtk_lsgan.objective" not in sys.modules
+        assert "seqtk_ralsgan.objective" not in sys.modules
         print("ok")
         """
     )
@@ -148,9 +162,9 @@ def test_fragment_is_a_valid_registry_fragment() -> None:
 
     from seqtk.core.registry import parse_fragment
 
-    path = EXAMPLE / "seqtk_lsgan" / "registry.yaml"
-    entries, presets = parse_fragment(yaml.safe_load(path.read_text()), plugin="lsgan", where=str(path))
-    assert [(e.kind, e.name, e.target) for e in entries] == [("objectives", "lsgan", "seqtk_lsgan.objective:LeastSquares")]
+    path = EXAMPLE / "seqtk_ralsgan" / "registry.yaml"
+    entries, presets = parse_fragment(yaml.safe_load(path.read_text()), plugin="ralsgan", where=str(path))
+    assert [(e.kind, e.name, e.target) for e in entries] == [("objectives", "ralsgan", "seqtk_ralsgan.objective:RaLSGAN")]
     assert presets == []
 
 
@@ -182,10 +196,10 @@ def _builtin_entry_points() -> list[metadata.EntryPoint]:
     return found
 
 
-def _lsgan_entry_point(tmp: Path | None = None) -> metadata.EntryPoint:
+def _ralsgan_entry_point(tmp: Path | None = None) -> metadata.EntryPoint:
     if tmp is None:
-        return metadata.EntryPoint(name="lsgan", value="seqtk_lsgan.plugin", group="seqtk")
-    (ep,) = _entry_points(_fake_distribution(tmp, "seqtk-lsgan", {"lsgan": "seqtk_lsgan.plugin"}))
+        return metadata.EntryPoint(name="ralsgan", value="seqtk_ralsgan.plugin", group="seqtk")
+    (ep,) = _entry_points(_fake_distribution(tmp, "seqtk-ralsgan", {"ralsgan": "seqtk_ralsgan.plugin"}))
     return ep
 
 
@@ -199,29 +213,31 @@ def _info(host: PluginHost, name: str) -> PluginInfo:
     return info
 
 
-def test_entry_point_registers_lsgan_under_its_plugin_name(example_on_path: Path, tmp_path: Path) -> None:
-    host = PluginHost(entry_points=[*_builtin_entry_points(), _lsgan_entry_point(tmp_path)])
+def test_entry_point_registers_ralsgan_under_its_plugin_name(example_on_path: Path, tmp_path: Path) -> None:
+    host = PluginHost(entry_points=[*_builtin_entry_points(), _ralsgan_entry_point(tmp_path)])
     assert host.failures == []
-    entry = host.registry.get("objectives", "lsgan")
-    assert entry.plugin == "lsgan"
-    assert entry.target == "seqtk_lsgan.objective:LeastSquares"
-    info = _info(host, "lsgan")
-    assert (info.status, info.module, info.distribution, info.version) == ("loaded", "seqtk_lsgan.plugin", "seqtk-lsgan", "0.1.0")
+    entry = host.registry.get("objectives", "ralsgan")
+    assert entry.plugin == "ralsgan"
+    assert entry.target == "seqtk_ralsgan.objective:RaLSGAN"
+    info = _info(host, "ralsgan")
+    assert (info.status, info.module, info.distribution, info.version) == ("loaded", "seqtk_ralsgan.plugin", "seqtk-ralsgan", "0.1.0")
     assert info.hooks == ["seqtk_register"]
     # the built-ins are untouched
     assert host.registry.get("objectives", "minimax").plugin == "builtin"
-    assert {"lsgan", "minimax", "wgan-gp"} <= set(host.registry.names("objectives"))
+    # ... and the built-in least-squares objective `lsgan` sits beside the plugin's `ralsgan`
+    assert {"ralsgan", "lsgan", "minimax", "wgan-gp"} <= set(host.registry.names("objectives"))
+    assert host.registry.get("objectives", "lsgan").plugin == "builtin"
 
 
 def test_discovery_finds_an_installed_distribution(example_on_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No ``entry_points=``: the host finds the fake dist-info on sys.path by itself."""
-    _fake_distribution(tmp_path / "site", "seqtk-lsgan", {"lsgan": "seqtk_lsgan.plugin"})
+    _fake_distribution(tmp_path / "site", "seqtk-ralsgan", {"ralsgan": "seqtk_ralsgan.plugin"})
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     host = PluginHost()
     names = [info.name for info in host.infos]
-    assert names.index("builtin") < names.index("lsgan"), "seqtk's own plugins must load first"
-    assert _info(host, "lsgan").distribution == "seqtk-lsgan"
-    assert host.registry.get("objectives", "lsgan").plugin == "lsgan"
+    assert names.index("builtin") < names.index("ralsgan"), "seqtk's own plugins must load first"
+    assert _info(host, "ralsgan").distribution == "seqtk-ralsgan"
+    assert host.registry.get("objectives", "ralsgan").plugin == "ralsgan"
 
 
 def test_clashing_name_fails_naming_both_plugins(example_on_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -249,7 +265,7 @@ def test_clashing_name_fails_naming_both_plugins(example_on_path: Path, tmp_path
     monkeypatch.syspath_prepend(str(modules))
     (clash,) = _entry_points(_fake_distribution(tmp_path / "site", "seqtk-clash", {"clash": "seqtk_test_clash_plugin"}))
     with pytest.warns(UserWarning, match="'clash'"):
-        host = PluginHost(entry_points=[*_builtin_entry_points(), clash, _lsgan_entry_point()])
+        host = PluginHost(entry_points=[*_builtin_entry_points(), clash, _ralsgan_entry_point()])
 
     info = _info(host, "clash")
     assert info.status == "failed"
@@ -260,7 +276,7 @@ def test_clashing_name_fails_naming_both_plugins(example_on_path: Path, tmp_path
     assert host.registry.get("objectives", "minimax").plugin == "builtin"
     # the plugins around it keep working
     assert _info(host, "builtin").status == "loaded"
-    assert host.registry.get("objectives", "lsgan").plugin == "lsgan"
+    assert host.registry.get("objectives", "ralsgan").plugin == "ralsgan"
     assert host.pm.get_plugin("clash") is None
 
 
@@ -269,7 +285,7 @@ def test_plugin_that_raises_on_import_is_reported_and_skipped(example_on_path: P
     monkeypatch.syspath_prepend(str(tmp_path))
     broken = metadata.EntryPoint(name="broken", value="seqtk_test_broken_plugin", group="seqtk")
     with pytest.warns(UserWarning, match="'broken'"):
-        host = PluginHost(entry_points=[*_builtin_entry_points(), broken, _lsgan_entry_point()])
+        host = PluginHost(entry_points=[*_builtin_entry_points(), broken, _ralsgan_entry_point()])
 
     info = _info(host, "broken")
     assert info.status == "failed"
@@ -279,44 +295,44 @@ def test_plugin_that_raises_on_import_is_reported_and_skipped(example_on_path: P
     assert {"sines", "lstm", "gru", "minimax", "reparam"} <= {
         name for kind in ("domains", "generators", "discriminators", "objectives", "estimators") for name in host.registry.names(kind)
     }
-    assert host.registry.get("objectives", "lsgan").plugin == "lsgan"
+    assert host.registry.get("objectives", "ralsgan").plugin == "ralsgan"
 
 
 def test_blocking_by_name(example_on_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    entry_points = [*_builtin_entry_points(), _lsgan_entry_point()]
+    entry_points = [*_builtin_entry_points(), _ralsgan_entry_point()]
 
-    host = PluginHost(blocked=["lsgan"], entry_points=entry_points)
-    assert _info(host, "lsgan").status == "blocked"
-    assert "lsgan" not in host.registry.names("objectives")
+    host = PluginHost(blocked=["ralsgan"], entry_points=entry_points)
+    assert _info(host, "ralsgan").status == "blocked"
+    assert "ralsgan" not in host.registry.names("objectives")
     assert host.failures == []
     assert _info(host, "builtin").status == "loaded"
 
-    monkeypatch.setenv("SEQTK_BLOCK_PLUGINS", "no-such-plugin, lsgan")
+    monkeypatch.setenv("SEQTK_BLOCK_PLUGINS", "no-such-plugin, ralsgan")
     host = PluginHost(entry_points=entry_points)
-    assert _info(host, "lsgan").status == "blocked"
-    assert "lsgan" not in host.registry.names("objectives")
+    assert _info(host, "ralsgan").status == "blocked"
+    assert "ralsgan" not in host.registry.names("objectives")
     assert "minimax" in host.registry.names("objectives")
 
 
 def test_disabled_autoload_keeps_only_seqtks_own_plugins(example_on_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    entry_points = [*_builtin_entry_points(), _lsgan_entry_point(tmp_path)]
+    entry_points = [*_builtin_entry_points(), _ralsgan_entry_point(tmp_path)]
     monkeypatch.setenv("SEQTK_DISABLE_PLUGIN_AUTOLOAD", "1")
     host = PluginHost(entry_points=entry_points)
     assert _info(host, "builtin").status == "loaded"
-    assert _info(host, "lsgan").status == "not autoloaded"
-    assert "lsgan" not in host.registry.names("objectives")
+    assert _info(host, "ralsgan").status == "not autoloaded"
+    assert "ralsgan" not in host.registry.names("objectives")
     assert "minimax" in host.registry.names("objectives")
 
     # ... and SEQTK_PLUGINS still loads a module named explicitly
-    monkeypatch.setenv("SEQTK_PLUGINS", "seqtk_lsgan.plugin")
+    monkeypatch.setenv("SEQTK_PLUGINS", "seqtk_ralsgan.plugin")
     host = PluginHost(entry_points=entry_points)
-    assert _info(host, "seqtk_lsgan.plugin").status == "loaded"
-    assert host.registry.get("objectives", "lsgan").plugin == "lsgan"
+    assert _info(host, "seqtk_ralsgan.plugin").status == "loaded"
+    assert host.registry.get("objectives", "ralsgan").plugin == "ralsgan"
 
     # the constructor argument overrides the environment variable
     monkeypatch.delenv("SEQTK_PLUGINS")
     host = PluginHost(entry_points=entry_points, autoload=True)
-    assert _info(host, "lsgan").status == "loaded"
+    assert _info(host, "ralsgan").status == "loaded"
 
 
 def test_misspelled_hook_is_reported_as_failed(example_on_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -334,14 +350,14 @@ def test_misspelled_hook_is_reported_as_failed(example_on_path: Path, tmp_path: 
     monkeypatch.syspath_prepend(str(tmp_path))
     typo = metadata.EntryPoint(name="typo", value="seqtk_test_typo_plugin", group="seqtk")
     with pytest.warns(UserWarning, match="'typo'"):
-        host = PluginHost(entry_points=[*_builtin_entry_points(), typo, _lsgan_entry_point()])
+        host = PluginHost(entry_points=[*_builtin_entry_points(), typo, _ralsgan_entry_point()])
 
     info = _info(host, "typo")
     assert info.status == "failed"
     assert "seqtk_registr" in info.error
     assert host.pm.get_plugin("typo") is None
     assert _info(host, "builtin").status == "loaded"
-    assert host.registry.get("objectives", "lsgan").plugin == "lsgan"
+    assert host.registry.get("objectives", "ralsgan").plugin == "ralsgan"
 
 
 # =========================================================================== 3. real packages
@@ -365,12 +381,12 @@ def _pip(*args: str, cwd: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def installed_lsgan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """seqtk-lsgan installed offline into a directory of its own (a stand-in site-packages).
+def installed_ralsgan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """seqtk-ralsgan installed offline into a directory of its own (a stand-in site-packages).
 
     pip builds from a copy, so no build/ or *.egg-info lands in the source tree.
     """
-    root = tmp_path_factory.mktemp("lsgan")
+    root = tmp_path_factory.mktemp("ralsgan")
     source = root / "src"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "runs"))
     site = root / "site"
@@ -378,29 +394,29 @@ def installed_lsgan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
-def test_installed_package_layout(installed_lsgan: Path) -> None:
-    assert (installed_lsgan / "seqtk_lsgan" / "registry.yaml").is_file()
-    (dist,) = metadata.distributions(path=[str(installed_lsgan)])
-    assert (dist.metadata["Name"], dist.version) == ("seqtk-lsgan", "0.1.0")
-    assert [(ep.name, ep.value) for ep in dist.entry_points.select(group="seqtk")] == [("lsgan", "seqtk_lsgan.plugin")]
+def test_installed_package_layout(installed_ralsgan: Path) -> None:
+    assert (installed_ralsgan / "seqtk_ralsgan" / "registry.yaml").is_file()
+    (dist,) = metadata.distributions(path=[str(installed_ralsgan)])
+    assert (dist.metadata["Name"], dist.version) == ("seqtk-ralsgan", "0.1.0")
+    assert [(ep.name, ep.value) for ep in dist.entry_points.select(group="seqtk")] == [("ralsgan", "seqtk_ralsgan.plugin")]
     assert dist.requires == ["seqtk"]
 
 
-def test_installed_plugin_is_listed(installed_lsgan: Path, tmp_path: Path) -> None:
-    result = _python(["-m", "seqtk", "list", "objectives"], pythonpath=[installed_lsgan], cwd=tmp_path)
+def test_installed_plugin_is_listed(installed_ralsgan: Path, tmp_path: Path) -> None:
+    result = _python(["-m", "seqtk", "list", "objectives"], pythonpath=[installed_ralsgan], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "lsgan" in result.stdout
-    (line,) = [line for line in result.stdout.splitlines() if line.split()[:1] == ["lsgan"]]
-    assert "plugin lsgan" in line, "seqtk list should say which plugin a component comes from"
+    assert "ralsgan" in result.stdout
+    (line,) = [line for line in result.stdout.splitlines() if line.split()[:1] == ["ralsgan"]]
+    assert "plugin ralsgan" in line, "seqtk list should say which plugin a component comes from"
     assert "minimax" in result.stdout
     assert "warning" not in result.stderr.lower(), result.stderr
 
 
-def test_installed_plugin_runs_its_recipe(installed_lsgan: Path, tmp_path: Path) -> None:
+def test_installed_plugin_runs_its_recipe(installed_ralsgan: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = _python(
         ["-m", "seqtk", "run", str(EXAMPLE / "recipe.yaml"), "--set", f"output.dir={run_dir}", "--quiet"],
-        pythonpath=[installed_lsgan],
+        pythonpath=[installed_ralsgan],
         cwd=tmp_path,
     )
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
