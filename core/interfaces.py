@@ -403,7 +403,12 @@ class Estimator(abc.ABC):
         step: int,
         total_steps: int,
     ) -> GeneratorStep:
-        """Sample ``real.size`` sequences and return the generator's loss for them."""
+        """Sample ``real.size`` sequences and return the generator's loss for them.
+
+        ``step`` counts adversarial iterations from 0 and ``total_steps`` is how many the
+        recipe asks for (``train.adversarial.steps``): schedules such as temperature
+        annealing run over the adversarial phase, not over pretraining.
+        """
 
     def after_generator_step(self, generator: Generator, *, step: int) -> None:
         """Called after each generator optimiser step (for example to update a delayed copy)."""

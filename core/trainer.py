@@ -213,10 +213,10 @@ class Trainer:
         for _ in range(self.config.train.adversarial.generator_steps):
             real = self.stream.next().to(self.device)
             result = parts.estimator.generator_step(
-                parts.generator, parts.discriminator, parts.objective, real, step=self.state.step, total_steps=self.total_steps
+                parts.generator, parts.discriminator, parts.objective, real, step=self.state.step - phase.start, total_steps=phase.end - phase.start
             )
             self._update(result.loss, parts.generator, self.g_opt, self.config.train.optimizer.generator.grad_clip, "generator")
-            parts.estimator.after_generator_step(parts.generator, step=self.state.step)
+            parts.estimator.after_generator_step(parts.generator, step=self.state.step - phase.start)
             logs = {**logs, "g_loss": result.loss.item(), **result.logs}
         return logs
 

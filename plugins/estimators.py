@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import copy
+import math
+from typing import Any, ClassVar, Mapping
+
+import torch
+from torch import Tensor
 
 from seqtk.core.interfaces import Batch, Discriminator, Estimator, Generator, GeneratorStep, Objective, Scores
 
-__all__ = ["Reparam"]
+__all__ = ["Reparam", "Reinforce", "GumbelSoftmax"]
 
 
 class Reparam(Estimator):
@@ -35,3 +40,286 @@ class Reparam(Estimator):
         # Relativistic losses compare with real scores; others must not pay for them.
         real_scores = Scores.of(discriminator(real), real) if objective.generator_needs_real else None
         return GeneratorStep(loss=objective.generator_loss(fake_scores, real_scores))
+
+
+# --------------------------------------------------------------------------- discrete
+
+
+class Reinforce(Estimator):
+    """SeqGAN's policy gradient: every token is rewarded by Monte-Carlo rollouts (Yu et al. 2017).
+
+    The generator samples ``real.size`` sequences with their per-token log-probabilities.
+    The value ``Q[b, t]`` of token ``t`` of sequence ``b`` is the mean reward of ``rollouts``
+    completions of its prefix ``x_0 .. x_t``, drawn from a *delayed copy* of the generator;
+    the last token's value is the reward of the sequence itself. A reward is
+    ``objective.reward`` of the discriminator's score (``sigmoid(score)`` for minimax, as in
+    SeqGAN). The loss is ``-sum(log p(x_t) * (Q[b, t] - baseline_t)) / tokens`` over the
+    real (unpadded) tokens.
+
+    Rollouts are batched: the generator's ``rollouts`` completes every prefix of every row
+    ``rollouts`` times in one stepped pass (``chunk_size`` rows at a time), and the
+    discriminator scores the completions ``chunk_size`` rows at a time, in eval mode
+    (dropout off) and without gradients. A prefix that already holds the whole sequence
+    (it ended with EOS) is not rolled out: its value is the sequence's reward.
+
+    The delayed copy starts as the generator at the first adversarial step (after any
+    pretraining) and after every generator update moves to
+    ``update_rate * delayed + (1 - update_rate) * generator`` (parameters; buffers are
+    copied), SeqGAN's rollout-network update. ``update_rate = 0`` rolls out with the
+    current generator.
+
+    Parameters: ``rollouts`` Monte-Carlo completions per prefix (SeqGAN: 16);
+    ``update_rate`` of the delayed copy (SeqGAN: 0.8); ``baseline`` ``"none"`` (SeqGAN) or
+    ``"mean"`` (subtract the batch's mean value at each step, a variance reduction);
+    ``chunk_size`` completion rows generated or scored at once (bounds memory: mostly what
+    the discriminator needs for that many rows; a discriminator that builds one-hot inputs
+    takes ``chunk_size x T x V`` floats).
+    """
+
+    requires: ClassVar[frozenset[str]] = frozenset({"log_probs", "rollouts"})
+    BASELINES: ClassVar[tuple[str, ...]] = ("none", "mean")
+
+    def __init__(self, rollouts: int = 16, update_rate: float = 0.8, baseline: str = "none", chunk_size: int = 4096) -> None:
+        _check_int("reinforce", "rollouts", rollouts)
+        _check_int("reinforce", "chunk_size", chunk_size)
+        if isinstance(update_rate, bool) or not isinstance(update_rate, (int, float)) or not 0.0 <= update_rate <= 1.0:
+            raise ValueError(f"reinforce: update_rate must be a number in [0, 1], got {update_rate!r}")
+        if baseline not in self.BASELINES:
+            raise ValueError(f"reinforce: baseline must be one of {', '.join(self.BASELINES)}, got {baseline!r}")
+        self.rollouts = rollouts
+        self.update_rate = float(update_rate)
+        self.baseline = baseline
+        self.chunk_size = chunk_size
+        self._delayed: Generator | None = None
+        #: Whether the delayed copy has been set to the generator (at the first adversarial step).
+        self._synced = False
+        self._pending: Mapping[str, Tensor] | None = None
+
+    # ----------------------------------------------------------- delayed copy
+
+    def setup(self, generator: Generator, discriminator: Discriminator, objective: Objective) -> None:
+        if not callable(getattr(generator, "rollouts", None)):
+            raise ValueError(f"reinforce: the generator {type(generator).__name__} has no rollouts method")
+        delayed = copy.deepcopy(generator)
+        for parameter in delayed.parameters():
+            parameter.requires_grad_(False)
+            parameter.grad = None
+        self._delayed = delayed
+        if self._pending is not None:
+            delayed.load_state_dict(self._pending)
+            self._pending = None
+
+    @property
+    def delayed(self) -> Generator | None:
+        """The delayed generator copy that draws the rollouts (None before ``setup``)."""
+        return self._delayed
+
+    def after_generator_step(self, generator: Generator, *, step: int) -> None:
+        """``delayed = update_rate * delayed + (1 - update_rate) * generator``; buffers copied."""
+        if self._delayed is None or not self._synced:
+            return
+        with torch.no_grad():
+            current = dict(generator.named_parameters())
+            for name, parameter in self._delayed.named_parameters():
+                parameter.mul_(self.update_rate).add_(current[name].detach(), alpha=1.0 - self.update_rate)
+            buffers = dict(generator.named_buffers())
+            for name, buffer in self._delayed.named_buffers():
+                buffer.copy_(buffers[name])
+
+    def _follow(self, generator: Generator, discriminator: Discriminator, objective: Objective) -> Generator:
+        if self._delayed is None:
+            self.setup(generator, discriminator, objective)
+        assert self._delayed is not None
+        if not self._synced:
+            # The copy made at setup predates pretraining: start from the generator as it is now.
+            self._delayed.load_state_dict(generator.state_dict())
+            self._synced = True
+        self._delayed.train(generator.training)
+        return self._delayed
+
+    # ----------------------------------------------------------- the step
+
+    def generator_step(
+        self,
+        generator: Generator,
+        discriminator: Discriminator,
+        objective: Objective,
+        real: Batch,
+        *,
+        step: int,
+        total_steps: int,
+    ) -> GeneratorStep:
+        delayed = self._follow(generator, discriminator, objective)
+        fake = generator.sample(real.size)
+        if fake.log_probs is None:
+            raise ValueError(f"reinforce: the generator {type(generator).__name__} returned samples without log_probs")
+        values, rewards = self.action_values(fake.detach(), discriminator, objective, real, rollout_generator=delayed)
+        mask = fake.mask.to(fake.log_probs.dtype)
+        advantage = values - self._baseline(values, mask)
+        loss = -(fake.log_probs * advantage * mask).sum() / mask.sum().clamp_min(1.0)
+        return GeneratorStep(loss=loss, logs={"reward": float(rewards.mean())})
+
+    def _baseline(self, values: Tensor, mask: Tensor) -> Tensor:
+        if self.baseline == "none":
+            return torch.zeros_like(values[:1])
+        # The batch's mean value at each step, over the rows still running there.
+        return ((values * mask).sum(0) / mask.sum(0).clamp_min(1.0)).unsqueeze(0)
+
+    @torch.no_grad()
+    def action_values(
+        self,
+        fake: Batch,
+        discriminator: Discriminator,
+        objective: Objective,
+        real: Batch | None = None,
+        *,
+        rollout_generator: Generator | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """``(Q, rewards)``: ``Q`` ``[B, T]`` the value of every token of ``fake``; ``rewards`` ``[B]``.
+
+        ``Q[:, t]`` for ``t < T - 1`` is the mean reward of the rollouts of the prefix
+        ``x_0 .. x_t``; ``Q[:, T - 1]`` (and every ``t`` whose prefix is the whole sequence)
+        is the reward of the sequence itself, ``rewards``. Values past a row's length are
+        meaningless; the loss masks them. Rollouts come from ``rollout_generator`` (by
+        default the delayed copy).
+        """
+        roller = rollout_generator if rollout_generator is not None else self._delayed
+        if roller is None:
+            raise ValueError("reinforce: no generator to roll out with; call setup first")
+        was_training = discriminator.training
+        discriminator.eval()
+        try:
+            real_scores = None
+            if objective.generator_needs_real:
+                if real is None:
+                    raise ValueError("reinforce: this objective needs real scores, but no real batch was given")
+                real_scores = _per_sequence(discriminator(real), real)
+            rewards = objective.reward(_per_sequence(discriminator(fake), fake), real_scores).detach()
+            rollouts = getattr(roller, "rollouts")(fake, self.rollouts, chunk_size=self.chunk_size)
+            prefixes, count, rows = rollouts.lengths.shape
+            per_rollout = rewards.view(1, 1, rows).expand(prefixes, count, rows).clone()
+            flat = per_rollout.view(-1)
+            for part in rollouts.sampled.reshape(-1).nonzero().squeeze(1).split(self.chunk_size):
+                completions = rollouts.batch(part)
+                scores = _per_sequence(discriminator(completions), completions)
+                flat[part] = objective.reward(scores, real_scores).detach().to(flat.dtype)
+        finally:
+            discriminator.train(was_training)
+        values = torch.cat([per_rollout.mean(1).transpose(0, 1), rewards.unsqueeze(1)], dim=1)
+        return values, rewards
+
+    # ----------------------------------------------------------- checkpoints
+
+    def state_dict(self) -> dict[str, Any]:
+        delayed = None
+        if self._delayed is not None:
+            delayed = {name: value.detach().clone() for name, value in self._delayed.state_dict().items()}
+        elif self._pending is not None:
+            delayed = dict(self._pending)
+        return {"synced": self._synced, "delayed": delayed}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self._synced = bool(state.get("synced", False))
+        delayed = state.get("delayed")
+        if delayed is None:
+            return
+        if self._delayed is None:
+            self._pending = delayed
+        else:
+            self._delayed.load_state_dict(delayed)
+
+    def __repr__(self) -> str:
+        return (
+            f"Reinforce(rollouts={self.rollouts}, update_rate={self.update_rate}, "
+            f"baseline={self.baseline!r}, chunk_size={self.chunk_size})"
+        )
+
+
+class GumbelSoftmax(Estimator):
+    """RelGAN's Gumbel-softmax relaxation with an annealed inverse temperature (Nie et al. 2019).
+
+    The generator draws tokens by the Gumbel-max trick and hands the discriminator the
+    relaxed one-hots ``softmax((logits + g) * beta)``; the objective's generator loss is
+    differentiated through them. The inverse temperature ``beta`` rises from 1 to
+    ``max_inverse_temperature`` over the adversarial phase, as RelGAN's
+    ``get_fixed_temperature`` does (RelGAN calls ``beta`` the "temperature" and multiplies
+    by it). With ``i`` the adversarial step (0 at the first one) and ``N`` the number of
+    adversarial steps:
+
+    - ``constant``: ``beta = beta_max`` (RelGAN's ``no``);
+    - ``linear``: ``beta = 1 + (beta_max - 1) * i / (N - 1)`` (RelGAN's ``lin``);
+    - ``exponential``: ``beta = beta_max ** (i / N)`` (RelGAN's ``exp``, its default).
+
+    Parameters: ``max_inverse_temperature`` ``beta_max`` (>= 1; RelGAN tries 1 to 1000);
+    ``schedule`` one of ``constant``, ``linear``, ``exponential``; ``anneal_steps`` ``N``
+    (null: the recipe's ``train.adversarial.steps``; set it when a run may later be
+    extended with ``--resume --set train.adversarial.steps=...``, which would otherwise
+    stretch the schedule mid-run). Logs ``temperature`` (``1 / beta``) and
+    ``inverse_temperature`` (``beta``).
+    """
+
+    requires: ClassVar[frozenset[str]] = frozenset({"relaxed"})
+    SCHEDULES: ClassVar[tuple[str, ...]] = ("constant", "linear", "exponential")
+
+    def __init__(self, max_inverse_temperature: float = 100.0, schedule: str = "exponential", anneal_steps: int | None = None) -> None:
+        value = max_inverse_temperature
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 1.0:
+            raise ValueError(f"gumbel: max_inverse_temperature must be a finite number >= 1, got {value!r}")
+        if schedule not in self.SCHEDULES:
+            raise ValueError(f"gumbel: schedule must be one of {', '.join(self.SCHEDULES)}, got {schedule!r}")
+        if anneal_steps is not None:
+            _check_int("gumbel", "anneal_steps", anneal_steps)
+        self.max_inverse_temperature = float(value)
+        self.schedule = schedule
+        self.anneal_steps = anneal_steps
+
+    def inverse_temperature(self, i: int, n: int) -> float:
+        """``beta`` at adversarial step ``i`` of ``n`` (``0 <= i < n``)."""
+        beta_max = self.max_inverse_temperature
+        if self.schedule == "constant":
+            return beta_max
+        if self.schedule == "linear":
+            return beta_max if n <= 1 else 1.0 + (beta_max - 1.0) * min(i, n - 1) / (n - 1)
+        return beta_max ** (min(i, n) / max(n, 1))
+
+    def generator_step(
+        self,
+        generator: Generator,
+        discriminator: Discriminator,
+        objective: Objective,
+        real: Batch,
+        *,
+        step: int,
+        total_steps: int,
+    ) -> GeneratorStep:
+        sample_relaxed = getattr(generator, "sample_relaxed", None)
+        if not callable(sample_relaxed):
+            raise ValueError(f"gumbel: the generator {type(generator).__name__} has no sample_relaxed method")
+        beta = self.inverse_temperature(step, self.anneal_steps or total_steps)
+        fake = sample_relaxed(real.size, beta)
+        fake_scores = Scores.of(discriminator(fake), fake)
+        real_scores = Scores.of(discriminator(real), real) if objective.generator_needs_real else None
+        loss = objective.generator_loss(fake_scores, real_scores)
+        return GeneratorStep(loss=loss, logs={"temperature": 1.0 / beta, "inverse_temperature": beta})
+
+    def __repr__(self) -> str:
+        return (
+            f"GumbelSoftmax(max_inverse_temperature={self.max_inverse_temperature}, schedule={self.schedule!r}, "
+            f"anneal_steps={self.anneal_steps})"
+        )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _per_sequence(scores: Tensor, batch: Batch) -> Tensor:
+    """``[B]`` scores: per-step ``[B, T]`` scores are averaged over each row's real steps."""
+    if scores.dim() == 1:
+        return scores
+    mask = batch.mask.to(scores.device, scores.dtype)
+    return (scores * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+
+
+def _check_int(name: str, parameter: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: {parameter} must be an integer >= 1, got {value!r}")
