@@ -54,6 +54,20 @@ def _check_features(spec: DomainSpec, name: str) -> None:
 # --------------------------------------------------------------------------- recurrent
 
 
+
+def embed_tokens(embed: nn.Linear, batch: Batch) -> Tensor:
+    """``Batch.one_hot(V)`` times the embedding matrix, without building hard one-hots.
+
+    Relaxed one-hots (Gumbel-softmax samples, gradient-penalty interpolates) go through the
+    matrix product so that gradients reach them. Hard tokens select the same rows by
+    lookup: identical values, but no ``[B, T, V]`` tensor, which for REINFORCE's
+    thousands of rollouts over a 5000-token vocabulary is gigabytes and most of the time.
+    """
+    if batch.relaxed is not None:
+        return embed(batch.relaxed.to(embed.weight.dtype))
+    out = F.embedding(batch.values, embed.weight.t())
+    return out if embed.bias is None else out + embed.bias
+
 class _RecurrentDiscriminator(Discriminator):
     """A recurrent network that scores whole sequences or every step; higher means "more real".
 
@@ -112,8 +126,7 @@ class _RecurrentDiscriminator(Discriminator):
     def _inputs(self, batch: Batch) -> Tensor:
         if self.embed is None:
             return batch.values.float()
-        one_hot = batch.one_hot(self.spec.vocab_size).to(self.embed.weight.dtype)
-        return self.embed(one_hot)
+        return embed_tokens(self.embed, batch)
 
     def forward(self, batch: Batch) -> Tensor:
         x = self._inputs(batch)
@@ -296,14 +309,15 @@ class CNNDiscriminator(Discriminator):
 
     def _inputs(self, batch: Batch) -> Tensor:
         """``[B, T, E]`` embedded steps, exactly zero at padding (whatever the padding holds)."""
+        dtype = self.embed.weight.dtype
+        mask = batch.mask.to(batch.values.device).unsqueeze(-1)
+        zero = torch.zeros((), dtype=dtype, device=mask.device)
         if self.spec.is_discrete:
-            x = batch.one_hot(self.spec.vocab_size).to(self.embed.weight.dtype)
+            embedded = embed_tokens(self.embed, batch)
         else:
-            x = batch.values.to(self.embed.weight.dtype)
-        mask = batch.mask.to(x.device).unsqueeze(-1)
-        # where(), not a product: NaN or inf in padding must not leak through 0 * x.
-        x = torch.where(mask, x, torch.zeros((), dtype=x.dtype, device=x.device))
-        return torch.where(mask, self.embed(x), torch.zeros((), dtype=x.dtype, device=x.device))
+            # where(), not a product: NaN or inf in padding must not leak through 0 * x.
+            embedded = self.embed(torch.where(mask, batch.values.to(dtype), zero))
+        return torch.where(mask, embedded, zero)
 
     def forward(self, batch: Batch) -> Tensor:
         x = self._inputs(batch)
