@@ -364,7 +364,8 @@ def test_metric_requires_a_capability_nobody_provides(tmp_path: Path) -> None:
     error = load_error(path, host=host)
     assert paths(error) == ["eval.metrics.1"]
     message = error.problems[0].message
-    assert "metric 'fake-bleu' requires discrete" in message and "provided by" not in message
+    assert "metric 'fake-bleu' requires discrete" in message
+    assert "provided by: domain 'oracle', domain 'text'" in message  # where to find the capability
     assert str(error).startswith(f"{path}: eval.metrics.1: ")
 
 
