@@ -79,7 +79,7 @@ class Train:
 
 @dataclass
 class Eval:
-    every: int = _f(100, doc="Evaluate the metrics every this many steps (and before the first and after the last).", minimum=1)
+    every: int = _f(100, doc="Evaluate the metrics every this many steps (and before the first and after the last), except during discriminator pretraining, when the generator does not change.", minimum=1)
     metrics: list[str] | None = _f(None, doc="Metric names from the registry; null uses the domain's defaults.")
     samples: int = _f(1000, doc="Generated sequences per evaluation (compared with as many held-out real ones).", minimum=1)
 

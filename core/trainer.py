@@ -266,7 +266,10 @@ class Trainer:
         done = step == self.total_steps
         if step % self.config.train.log_every == 0 or done:
             log.write({"step": step, "phase": self._phase(step - 1).name, **self.state.means()})
-        if step % self.config.eval.every == 0 or done:
+        # The generator does not change while the discriminator pretrains: evaluating it
+        # again would cost time (10,000 samples on the oracle) and repeat the same numbers.
+        generator_changed = self._phase(step - 1).name != "pretrain_discriminator"
+        if (step % self.config.eval.every == 0 and generator_changed) or done:
             self._evaluate(log)
         if step % self.config.output.checkpoint_every == 0 or done or self._stop_signal:
             self._checkpoint(log)
