@@ -413,6 +413,17 @@ class Estimator(abc.ABC):
     def after_generator_step(self, generator: Generator, *, step: int) -> None:
         """Called after each generator optimiser step (for example to update a delayed copy)."""
 
+    def discriminator_samples(self, generator: Generator, n: int, *, step: int, total_steps: int) -> Batch:
+        """The generated batch a discriminator update trains on (called under ``no_grad``).
+
+        By default ``generator.sample(n)``. An estimator whose generator step shows the
+        discriminator something else must show it the same here, or the discriminator
+        learns to judge samples it never scores for the generator: Gumbel-softmax hands
+        it relaxed one-hots, as RelGAN does. ``step``/``total_steps`` as in
+        ``generator_step`` (``step`` is 0 during discriminator pretraining).
+        """
+        return generator.sample(n)
+
     def state_dict(self) -> dict[str, Any]:
         """Estimator state that a checkpoint must keep for an exact resume."""
         return {}

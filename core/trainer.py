@@ -223,8 +223,11 @@ class Trainer:
     def _discriminator_update(self) -> dict[str, float]:
         parts = self.parts
         real = self.stream.next().to(self.device)
+        adversarial = self.phases[-1]
         with torch.no_grad():
-            fake = parts.generator.sample(real.size).detach()
+            fake = parts.estimator.discriminator_samples(
+                parts.generator, real.size, step=max(0, self.state.step - adversarial.start), total_steps=adversarial.end - adversarial.start
+            ).detach()
         real_scores = Scores.of(parts.discriminator(real), real)
         fake_scores = Scores.of(parts.discriminator(fake), fake)
         loss = parts.objective.discriminator_loss(real_scores, fake_scores)

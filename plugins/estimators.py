@@ -302,6 +302,10 @@ class GumbelSoftmax(Estimator):
         loss = objective.generator_loss(fake_scores, real_scores)
         return GeneratorStep(loss=loss, logs={"temperature": 1.0 / beta, "inverse_temperature": beta})
 
+    def discriminator_samples(self, generator: Generator, n: int, *, step: int, total_steps: int) -> Batch:
+        """Relaxed one-hots at the current temperature: what the generator step shows the discriminator (RelGAN)."""
+        return generator.sample_relaxed(n, self.inverse_temperature(step, self.anneal_steps or total_steps))  # type: ignore[attr-defined, no-any-return]
+
     def __repr__(self) -> str:
         return (
             f"GumbelSoftmax(max_inverse_temperature={self.max_inverse_temperature}, schedule={self.schedule!r}, "

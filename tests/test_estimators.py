@@ -406,3 +406,18 @@ def test_gumbel_passes_real_scores_only_when_the_objective_needs_them() -> None:
     calls = len(critic.modes)
     GumbelSoftmax(10.0).generator_step(generator, critic, Minimax(), real, step=0, total_steps=4)
     assert len(critic.modes) == calls + 1  # the fake batch only
+
+
+def test_discriminator_trains_on_what_the_generator_step_shows_it() -> None:
+    """Gumbel: relaxed one-hots at the current temperature (RelGAN); others: hard samples."""
+    generator = make(TEXT)
+    torch.manual_seed(0)
+    with torch.no_grad():  # as the trainer calls it
+        relaxed = GumbelSoftmax(100.0, "exponential").discriminator_samples(generator, 5, step=5, total_steps=10)
+    assert relaxed.relaxed is not None and relaxed.relaxed.shape == (5, TEXT.max_len, TEXT.vocab_size)
+    # beta = 100 ** 0.5 = 10: the relaxation is soft, not one-hot, yet each row sums to 1 on real steps
+    rows = relaxed.relaxed[relaxed.mask]
+    torch.testing.assert_close(rows.sum(-1), torch.ones(rows.shape[0]))
+    assert float(rows.max(-1).values.min()) < 1.0
+    hard = Reinforce(rollouts=2).discriminator_samples(generator, 5, step=5, total_steps=10)
+    assert hard.relaxed is None and hard.values.shape[0] == 5
