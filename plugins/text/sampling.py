@@ -173,9 +173,12 @@ def gumbel_softmax_sample(
     """
     if not inverse_temperature > 0:
         raise ValueError(f"inverse_temperature must be > 0, got {inverse_temperature!r}")
-    # g = -log(E) with E ~ Exp(1) is Gumbel(0, 1); E is kept above 0 so g stays finite.
-    exponential = torch.empty_like(logits).exponential_(generator=generator)
-    noise = -torch.log(exponential.clamp_min(torch.finfo(logits.dtype).tiny))
+    # g = -log(E) with E = -log(U) ~ Exp(1), U ~ U[0, 1), is Gumbel(0, 1). Uniforms and a
+    # log are twice as fast on the CPU as exponential_(); E is kept above 0 so g stays finite.
+    tiny = torch.finfo(logits.dtype).tiny
+    uniform = torch.rand(logits.shape, dtype=logits.dtype, device=logits.device, generator=generator)
+    exponential = -torch.log(uniform.clamp_min_(tiny))
+    noise = -torch.log(exponential.clamp_min_(tiny))
     perturbed = logits + noise
     tokens = perturbed.detach().argmax(-1)
     relaxed = torch.softmax(perturbed * inverse_temperature, dim=-1)
