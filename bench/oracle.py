@@ -53,6 +53,11 @@ def run_recipe(name: str, overrides: list[str], device: str) -> dict[str, Any]:
     }
 
 
+def save(report: dict[str, Any], path: str | None) -> None:
+    if path is not None:
+        Path(path).write_text(json.dumps(report, indent=2) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--oracle", default="../shared/data/seqgan-oracle/target_params.npz", help="SeqGAN's oracle parameters (npz); 'none' draws an oracle from N(0, 1)")
@@ -61,6 +66,7 @@ def main() -> int:
     parser.add_argument("--mle-steps", type=int, default=None, help="override the MLE recipe's pretraining steps")
     parser.add_argument("--seqgan-steps", type=int, default=None, help="override oracle-seqgan's adversarial steps")
     parser.add_argument("--gumbel-steps", type=int, default=None, help="override oracle-gumbel's adversarial steps")
+    parser.add_argument("--json-out", default=None, help="also write the report here after every run (a partial report survives an interrupted benchmark)")
     parser.add_argument("--only", choices=["mle", "seqgan", "gumbel"], action="append", default=None, help="run only these (mle must exist in --out for the others)")
     args = parser.parse_args()
 
@@ -88,6 +94,7 @@ def main() -> int:
         if args.mle_steps is not None:
             overrides.append(f"train.pretrain.generator_steps={args.mle_steps}")
         report["runs"]["mle"] = run_recipe("oracle-mle", overrides, args.device)
+        save(report, args.json_out)
     for name, recipe, steps in (("seqgan", "oracle-seqgan", args.seqgan_steps), ("gumbel", "oracle-gumbel", args.gumbel_steps)):
         if name not in only:
             continue
@@ -95,6 +102,7 @@ def main() -> int:
         if steps is not None:
             overrides.append(f"train.adversarial.steps={steps}")
         report["runs"][name] = run_recipe(recipe, overrides, args.device)
+        save(report, args.json_out)
     print(json.dumps(report, indent=2))
     return 0
 
