@@ -19,6 +19,9 @@ _LAZY = {
     "run": "seqtk.core.api",
     "RunResult": "seqtk.core.api",
     "validate": "seqtk.core.api",
+    "sample": "seqtk.core.api",
+    "restore": "seqtk.core.api",
+    "score": "seqtk.core.scoring",
     "hookimpl": "seqtk.core.hookspecs",
 }
 

@@ -120,23 +120,18 @@ def _write_summary(result: RunResult) -> None:
     atomic_write_text(result.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 
-def sample(
-    run_dir: str | Path,
-    count: int,
-    *,
-    out_dir: str | Path | None = None,
-    seed: int = 0,
-    host: PluginHost | None = None,
-) -> list[Path]:
-    """Generate ``count`` sequences from a run's newest checkpoint, in the domain's format."""
-    import torch
+def restore(run_dir: str | Path, *, seed: int = 0, host: PluginHost | None = None) -> tuple[Any, Recipe, dict[str, Any]]:
+    """The parts of a run, rebuilt from its newest checkpoint with the generator's weights loaded.
 
+    Returns ``(parts, recipe, checkpoint_state)``; the generator is in eval mode and the domain
+    holds its fitted state (vocabulary, scaler), so a script can draw samples and score
+    them exactly as ``seqtk sample`` and the run's evaluations do. Seeds every RNG with
+    ``seed`` first.
+    """
     from seqtk.core import checkpoint as ckpt
     from seqtk.core.assemble import assemble, resolve_device
-    from seqtk.core.trainer import sample_in_chunks, seed_everything
+    from seqtk.core.trainer import seed_everything
 
-    if count < 1:
-        raise SeqtkError(f"--count must be at least 1, got {count}")
     run_dir = Path(run_dir)
     found = ckpt.list_checkpoints(run_dir / "checkpoints")
     if not found:
@@ -151,7 +146,26 @@ def sample(
     parts = assemble(recipe, host.registry, device, domain_state=state["domain"])
     parts.generator.load_state_dict(state["generator"])
     parts.generator.eval()
+    return parts, recipe, state
+
+
+def sample(
+    run_dir: str | Path,
+    count: int,
+    *,
+    out_dir: str | Path | None = None,
+    seed: int = 0,
+    host: PluginHost | None = None,
+) -> list[Path]:
+    """Generate ``count`` sequences from a run's newest checkpoint, in the domain's format."""
+    import torch
+
+    from seqtk.core.trainer import sample_in_chunks
+
+    if count < 1:
+        raise SeqtkError(f"--count must be at least 1, got {count}")
+    parts, recipe, state = restore(run_dir, seed=seed, host=host)
     with torch.no_grad():
         batch = sample_in_chunks(parts.generator, count, recipe.data.train.batch_size * 16)
-    target = Path(out_dir) if out_dir is not None else run_dir / "generated"
+    target = Path(out_dir) if out_dir is not None else Path(run_dir) / "generated"
     return parts.domain.write_samples(batch, target, f"samples-step-{state['step']:08d}-seed-{seed}")

@@ -26,11 +26,25 @@ def atomic_open(path: Path, mode: str = "w", **kwargs: object) -> Iterator[IO]: 
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp creates the file readable by its owner only; give it the permissions an
+        # ordinary open() would (0666 less the umask), so samples can be shared.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_directory(path.parent)
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Read once at import: reading the umask means setting it, which is not thread-safe.
+_UMASK = _umask()
 
 
 def remove_stale_temporaries(directory: Path) -> list[Path]:

@@ -66,6 +66,11 @@ class DomainSpec:
     #: Token ids a generator must never emit (padding, the start token): their
     #: probability is zero, so every sample decodes and every length is honest.
     unsampled_ids: tuple[int, ...] = ()
+    #: For variable-length continuous data: relative frequency of each length
+    #: ``1 .. max_len`` in the training split, so that a generator that cannot decide
+    #: where to stop draws its lengths as the data has them (as TimeGAN does). Empty
+    #: when every sequence has ``max_len`` steps.
+    length_weights: tuple[float, ...] = ()
 
     @property
     def is_discrete(self) -> bool:
@@ -211,6 +216,10 @@ class Domain(abc.ABC):
     provides: ClassVar[frozenset[str]] = frozenset()
     #: Metric names (registry entries) evaluated when the recipe names none.
     default_metrics: ClassVar[tuple[str, ...]] = ()
+    #: Metric names ``seqtk score`` computes when none is named; empty means
+    #: ``default_metrics``. Longer when some metrics are too slow for every evaluation
+    #: of a run but worth their minute when a file of samples is scored once.
+    scoring_metrics: ClassVar[tuple[str, ...]] = ()
 
     @property
     @abc.abstractmethod

@@ -60,6 +60,11 @@ class Adversarial:
     steps: int = _f(500, doc="Adversarial iterations; each makes `discriminator_steps` D updates then `generator_steps` G updates.", minimum=0)
     discriminator_steps: int | None = _f(None, doc="D updates per iteration; null takes the objective's own (e.g. 5 for WGAN-GP).", minimum=1)
     generator_steps: int = _f(1, doc="G updates per iteration.", minimum=1)
+    supervised_weight: float = _f(
+        0.0,
+        doc="Weight of the generator's teacher-forced pretraining loss on a real batch, added to every adversarial generator update (TimeGAN's supervised loss); 0 turns it off.",
+        minimum=0.0,
+    )
 
 
 @dataclass

@@ -57,7 +57,8 @@ def score(
         if not path.exists():
             raise SeqtkError(f"{label} {path}: no such file or directory")
     domain_class = domain_entry.load()
-    names = list(metrics) or [name for name in getattr(domain_class, "default_metrics", ()) if not _needs_generator(registry.get("metrics", name))]
+    defaults: tuple[str, ...] = getattr(domain_class, "scoring_metrics", ()) or getattr(domain_class, "default_metrics", ())
+    names = list(metrics) or [name for name in defaults if not _needs_generator(registry.get("metrics", name))]
     entries = {name: registry.get("metrics", name) for name in names}
     for name, entry in entries.items():
         missing = sorted(entry.requires - domain_entry.provides)

@@ -129,9 +129,11 @@ class Trainer:
             Phase("adversarial", pg + pd, pg + pd + train.adversarial.steps),
         ]
         self.total_steps = self.phases[-1].end
-        problem = self.parts.generator.pretraining_problem() if pg else None
-        if problem:
-            raise RecipeError(recipe.source, [Problem("train.pretrain.generator_steps", f"cannot pretrain: {problem}")])
+        self.supervised_weight = train.adversarial.supervised_weight
+        for key, wanted in (("train.pretrain.generator_steps", pg), ("train.adversarial.supervised_weight", self.supervised_weight)):
+            problem = self.parts.generator.pretraining_problem() if wanted else None
+            if problem:
+                raise RecipeError(recipe.source, [Problem(key, f"cannot use the teacher-forced loss: {problem}")])
         self.state = TrainState()
         self.checkpoint_dir = run_dir / "checkpoints"
         self.fingerprint = recipe_fingerprint(recipe)
@@ -215,9 +217,16 @@ class Trainer:
             result = parts.estimator.generator_step(
                 parts.generator, parts.discriminator, parts.objective, real, step=self.state.step - phase.start, total_steps=phase.end - phase.start
             )
-            self._update(result.loss, parts.generator, self.g_opt, self.config.train.optimizer.generator.grad_clip, "generator")
-            parts.estimator.after_generator_step(parts.generator, step=self.state.step - phase.start)
+            loss = result.loss
             logs = {**logs, "g_loss": result.loss.item(), **result.logs}
+            if self.supervised_weight:
+                # The adversarial loss alone says nothing about step-to-step dynamics; the
+                # teacher-forced loss on the same real batch keeps them close to the data.
+                supervised = parts.generator.pretrain_loss(real)
+                loss = loss + self.supervised_weight * supervised
+                logs["g_supervised"] = supervised.item()
+            self._update(loss, parts.generator, self.g_opt, self.config.train.optimizer.generator.grad_clip, "generator")
+            parts.estimator.after_generator_step(parts.generator, step=self.state.step - phase.start)
         return logs
 
     def _discriminator_update(self) -> dict[str, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -278,6 +279,9 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
         raise RuntimeError("crash mid-write")
     assert target.read_text() == "second"
     assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would create it, not mkstemp's 0600
 
 
 def test_pretraining_a_generator_that_cannot_be_pretrained_is_a_recipe_error(tmp_path: Path) -> None:
@@ -285,7 +289,7 @@ def test_pretraining_a_generator_that_cannot_be_pretrained_is_a_recipe_error(tmp
 
     recipe = tiny(tmp_path, "nopretrain")
     recipe["generator"]["params"]["feed_previous"] = False
-    with pytest.raises(RecipeError, match=r"train\.pretrain\.generator_steps: cannot pretrain: .*feed_previous"):
+    with pytest.raises(RecipeError, match=r"train\.pretrain\.generator_steps: cannot use the teacher-forced loss: .*feed_previous"):
         run(recipe)
     assert not (tmp_path / "nopretrain").exists()
 
@@ -353,3 +357,22 @@ def test_init_generator_that_does_not_fit_is_a_recipe_error(tmp_path: Path) -> N
         run(wider, progress=False)
     with pytest.raises(RecipeError, match=r"train\.init_generator: .*holds no checkpoint"):
         run(tiny(tmp_path, "nothing", train__init_generator=str(tmp_path)), progress=False)
+
+
+def test_supervised_weight_adds_the_teacher_forced_loss_to_adversarial_updates(tmp_path: Path) -> None:
+    """With the auxiliary term the next-step error falls during the adversarial phase; without it, it is not computed."""
+    with_term = tiny(tmp_path, "supervised", train__pretrain={"generator_steps": 0, "discriminator_steps": 0}, train__adversarial={"steps": 60, "supervised_weight": 10.0})
+    run(with_term)
+    logged = [r["g_supervised"] for r in read_metrics(tmp_path / "supervised" / "metrics.jsonl") if "g_supervised" in r]
+    assert len(logged) == 30  # every log line of the adversarial phase (log_every 2)
+    assert sum(logged[-5:]) < 0.7 * sum(logged[:5])
+
+    run(tiny(tmp_path, "plain", train__pretrain={"generator_steps": 0, "discriminator_steps": 0}, train__adversarial={"steps": 6}))
+    assert not any("g_supervised" in r for r in read_metrics(tmp_path / "plain" / "metrics.jsonl"))
+
+
+def test_supervised_weight_needs_a_generator_with_a_teacher_forced_loss(tmp_path: Path) -> None:
+    recipe = tiny(tmp_path, "nosupervised", train__pretrain={"generator_steps": 0}, train__adversarial={"steps": 4, "supervised_weight": 1.0})
+    recipe["generator"]["params"]["feed_previous"] = False
+    with pytest.raises(RecipeError, match=r"train\.adversarial\.supervised_weight: cannot use the teacher-forced loss: .*feed_previous"):
+        run(recipe)
