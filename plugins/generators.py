@@ -26,7 +26,10 @@ class LSTMGenerator(Generator):
     Parameters: ``noise_dim`` noise features per step; ``hidden_dim`` LSTM width;
     ``num_layers`` stacked LSTM layers; ``feed_previous`` condition each step on the
     previous output (needed for ``pretrain_loss``); ``dropout`` between LSTM layers and
-    on the last layer's output.
+    on the last layer's output; ``latent_dim`` width of a second noise vector drawn once
+    per sequence and fed at every step: series whose shape is fixed by a few global
+    parameters (a frequency, a trend) are far easier to generate from one draw than by
+    integrating per-step noise, which teacher-forced pretraining teaches the LSTM to ignore.
     """
 
     provides: ClassVar[frozenset[str]] = frozenset({"values", "reparam"})
@@ -39,6 +42,7 @@ class LSTMGenerator(Generator):
         num_layers: int = 1,
         feed_previous: bool = True,
         dropout: float = 0.0,
+        latent_dim: int = 0,
     ) -> None:
         super().__init__()
         if spec.kind != "continuous":
@@ -46,15 +50,23 @@ class LSTMGenerator(Generator):
                 f"lstm generator: it produces real values, but the domain is {spec.kind!r}; "
                 "use a token generator for discrete domains"
             )
+        if spec.length_weights and (len(spec.length_weights) != spec.max_len or sum(spec.length_weights) <= 0):
+            raise ValueError(
+                f"lstm generator: spec.length_weights must hold {spec.max_len} weights (lengths 1..max_len) "
+                f"with a positive sum, got {len(spec.length_weights)}"
+            )
         if spec.features < 1:
             raise ValueError(f"lstm generator: the domain spec must have features >= 1, got {spec.features}")
         _check_positive(noise_dim=noise_dim, hidden_dim=hidden_dim, num_layers=num_layers)
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 0:
+            raise ValueError(f"lstm generator: latent_dim must be an integer >= 0, got {latent_dim!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"lstm generator: dropout must be in [0, 1), got {dropout!r}")
         self.spec = spec
         self.noise_dim = noise_dim
+        self.latent_dim = latent_dim
         self.feed_previous = feed_previous
-        input_dim = noise_dim + (spec.features if feed_previous else 0)
+        input_dim = noise_dim + latent_dim + (spec.features if feed_previous else 0)
         self.rnn = nn.LSTM(
             input_dim,
             hidden_dim,
@@ -79,16 +91,26 @@ class LSTMGenerator(Generator):
         return self._low + self._scale * torch.sigmoid(raw)
 
     def _noise(self, n: int, steps: int) -> Tensor:
-        return torch.randn(n, steps, self.noise_dim, device=self.device)
+        """Fresh noise per step, then (``latent_dim`` wide) one draw per sequence repeated at every step."""
+        noise = torch.randn(n, steps, self.noise_dim, device=self.device)
+        if not self.latent_dim:
+            return noise
+        latent = torch.randn(n, 1, self.latent_dim, device=self.device).expand(n, steps, self.latent_dim)
+        return torch.cat([noise, latent], dim=-1)
 
     # ----------------------------------------------------------- Generator
 
     def sample(self, n: int) -> Batch:
-        """``n`` full-length sequences ``[n, max_len, features]``, differentiable in the parameters."""
+        """``n`` sequences ``[n, max_len, features]``, differentiable in the parameters.
+
+        Fixed-length domains get full-length rows. When the domain's spec carries
+        ``length_weights``, each row's length is drawn from them and the steps past it
+        are zeroed (padding that every loss and metric masks out).
+        """
         noise = self._noise(n, self.spec.max_len)
         if not self.feed_previous:
             hidden, _ = self.rnn(noise)
-            return Batch.full_length(self._squash(hidden))
+            return self._with_lengths(self._squash(hidden))
         previous = noise.new_zeros(n, 1, self.spec.features)
         state: tuple[Tensor, Tensor] | None = None
         steps: list[Tensor] = []
@@ -96,7 +118,15 @@ class LSTMGenerator(Generator):
             hidden, state = self.rnn(torch.cat([noise[:, t : t + 1], previous], dim=-1), state)
             previous = self._squash(hidden)
             steps.append(previous)
-        return Batch.full_length(torch.cat(steps, dim=1))
+        return self._with_lengths(torch.cat(steps, dim=1))
+
+    def _with_lengths(self, values: Tensor) -> Batch:
+        if not self.spec.length_weights:
+            return Batch.full_length(values)
+        weights = torch.tensor(self.spec.length_weights, dtype=torch.float, device=values.device)
+        lengths = torch.multinomial(weights, values.shape[0], replacement=True) + 1
+        batch = Batch(values=values, lengths=lengths)
+        return Batch(values=values * batch.mask.unsqueeze(-1).to(values.dtype), lengths=lengths)
 
     def pretraining_problem(self) -> str | None:
         if not self.feed_previous:

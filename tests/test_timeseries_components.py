@@ -108,7 +108,7 @@ def test_sines_rejects_bad_arguments(kwargs, message):
 
 
 def test_write_samples_csv_header_rows_and_no_temp_file(tmp_path):
-    domain = SinesDomain(samples=10, length=4, features=2)
+    domain = SinesDomain(samples=10, length=4, features=2, plots=False)
     values = torch.rand(3, 4, 2)
     batch = Batch(values=values, lengths=torch.tensor([4, 2, 3]))
     (path,) = domain.write_samples(batch, tmp_path, "step_100")
@@ -121,6 +121,15 @@ def test_write_samples_csv_header_rows_and_no_temp_file(tmp_path):
     assert [tuple(map(int, row[:2])) for row in rows[1:4]] == [(0, 0), (0, 1), (0, 2)]
     assert rows[5][:2] == ["1", "0"] and rows[-1][:2] == ["2", "2"]
     assert np.float32(float(rows[6][3])) == values[1, 1, 1].item()  # float32 round-trips exactly
+
+
+def test_write_samples_draws_pca_and_grid_pictures_beside_the_csv(tmp_path):
+    pytest.importorskip("matplotlib")
+    domain = SinesDomain(samples=40, length=6, features=2)
+    written = domain.write_samples(Batch.full_length(torch.rand(8, 6, 2)), tmp_path, "step_5")
+    assert [p.name for p in written] == ["step_5.csv", "step_5-pca.png", "step_5-grid.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in written[1:])
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in written)
 
 
 def test_write_series_csv_is_atomic_on_failure(tmp_path, monkeypatch):
@@ -169,6 +178,21 @@ def test_generator_value_range_rescales_and_none_is_unbounded():
     with torch.no_grad():
         generator.out.bias.fill_(5.0)
     assert generator.sample(4).values.min() > 1.0  # identity output: nothing squashes it into [0, 1]
+
+
+@pytest.mark.parametrize("feed_previous", [True, False])
+def test_generator_draws_lengths_from_the_spec_and_zeroes_the_padding(feed_previous):
+    torch.manual_seed(0)
+    weights = (0.0, 0.0, 1.0, 0.0, 3.0, 0.0)  # lengths 3 and 5, 1:3
+    spec = DomainSpec(kind="continuous", max_len=6, features=2, value_range=(0.0, 1.0), variable_length=True, length_weights=weights)
+    batch = LSTMGenerator(spec, hidden_dim=8, feed_previous=feed_previous).sample(4000)
+    assert set(batch.lengths.tolist()) == {3, 5}
+    share_of_5 = (batch.lengths == 5).float().mean().item()
+    assert abs(share_of_5 - 0.75) < 4 * math.sqrt(0.75 * 0.25 / 4000)  # binomial, 4 standard errors
+    assert torch.all(batch.values[~batch.mask] == 0)
+    assert torch.all(batch.values[batch.mask] > 0)  # sigmoid outputs are never exactly 0
+    with pytest.raises(ValueError, match="length_weights must hold 6 weights"):
+        LSTMGenerator(DomainSpec(kind="continuous", max_len=6, features=2, length_weights=(1.0, 2.0)))
 
 
 def test_generator_rejects_discrete_domains_and_bad_settings():
