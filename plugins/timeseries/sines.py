@@ -53,7 +53,8 @@ class SinesDomain(Domain):
     (module docstring); ``test_fraction`` share of series held out for metrics (the last
     rows: series are i.i.d., so a tail split leaks nothing); ``seed`` the data's own random
     seed, independent of torch's global state, so the data is identical whatever the run's
-    seed.
+    seed; ``plots`` write PCA and grid pictures beside each sample file (needs matplotlib,
+    ``pip install 'seqtk[plot]'``; without it a warning, no pictures).
     """
 
     provides: ClassVar[frozenset[str]] = frozenset({"continuous"})
@@ -67,6 +68,7 @@ class SinesDomain(Domain):
         variant: Variant = "code",
         test_fraction: float = 0.2,
         seed: int = 0,
+        plots: bool = True,
     ) -> None:
         if samples < 2:
             raise ValueError(f"sines: samples must be >= 2 (one train and one test series), got {samples!r}")
@@ -84,6 +86,7 @@ class SinesDomain(Domain):
         self.variant = variant
         self.test_fraction = test_fraction
         self.seed = seed
+        self.plots = plots
         self._splits: dict[str, SequenceData] | None = None
 
     @property
@@ -117,7 +120,12 @@ class SinesDomain(Domain):
         values = batch.values.detach().cpu().float().numpy()
         names = [f"f{i}" for i in range(values.shape[2])]
         path = Path(directory) / f"{stem}.csv"
-        return [write_series_csv(values, batch.lengths.detach().cpu().numpy(), path, names)]
+        written = [write_series_csv(values, batch.lengths.detach().cpu().numpy(), path, names)]
+        if self.plots:
+            from seqtk.plugins.timeseries.plots import write_pictures
+
+            written += write_pictures(self.load("test").batch, batch.detach().to("cpu"), Path(directory), stem, feature_names=names, seed=self.seed)
+        return written
 
     def state_dict(self) -> dict[str, Any]:
         """Nothing is fitted to the data; the parameters alone regenerate it exactly."""
