@@ -160,7 +160,8 @@ class TimeSeriesDomain(Domain):
         values = batch.values.detach().cpu().float().numpy()
         lengths = batch.lengths.detach().cpu().numpy()
         written = write_samples_files(self.to_original_units(values), lengths, Path(directory), stem, self.feature_names, self.samples_format)
-        if self.plots and self._splits is not None:
+        # Pictures compare with the real test windows: skipped when sampling without the data file.
+        if self.plots and (self._splits is not None or self.path.is_file()):
             written += self._write_pictures(values, lengths, Path(directory), stem)
         return written
 
