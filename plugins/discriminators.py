@@ -267,7 +267,10 @@ class CNNDiscriminator(Discriminator):
 
     Parameters: ``embed_dim`` embedding width; ``filter_sizes`` the convolution widths;
     ``num_filters`` how many filters of each width (same length as ``filter_sizes``);
-    ``dropout`` before the scoring layer; ``highway`` whether to use the highway layer.
+    ``dropout`` before the scoring layer; ``highway`` whether to use the highway layer;
+    ``per_step`` score every step ``[B, T]`` instead of pooling over time: the
+    convolutions are then causal (step ``t`` sees the ``w`` steps ending at ``t``, zeros
+    before the start), so padding after a sequence never reaches a real step's score.
 
     SeqGAN's published configuration (its oracle and text experiments): ``embed_dim: 64``,
     ``filter_sizes: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]``,
@@ -287,9 +290,13 @@ class CNNDiscriminator(Discriminator):
         num_filters: list[int] | tuple[int, ...] = (100, 100, 100, 100),
         dropout: float = 0.25,
         highway: bool = True,
+        per_step: bool = False,
     ) -> None:
         super().__init__()
         _check_positive("cnn", embed_dim=embed_dim)
+        if not isinstance(per_step, bool):
+            raise ValueError(f"cnn discriminator: per_step must be true or false, got {per_step!r}")
+        self.per_step = per_step
         _check_dropout("cnn", dropout)
         widths, counts = _check_filters(filter_sizes, num_filters)
         if not isinstance(highway, bool):
@@ -320,6 +327,9 @@ class CNNDiscriminator(Discriminator):
         return torch.where(mask, embedded, zero)
 
     def forward(self, batch: Batch) -> Tensor:
+        if self.per_step:
+            scores = self._per_step(self._inputs(batch).transpose(1, 2))
+            return scores.masked_fill(~batch.mask.to(scores.device), 0.0)
         x = self._inputs(batch)
         widest = max(self.filter_sizes)
         if x.shape[1] < widest:
@@ -334,6 +344,14 @@ class CNNDiscriminator(Discriminator):
             feature_maps = feature_maps.masked_fill(~inside.unsqueeze(1), float("-inf"))
             pooled.append(feature_maps.max(dim=-1).values)
         features = torch.cat(pooled, dim=-1)
+        if self.highway is not None:
+            features = self.highway(features)
+        return self.head(self.dropout(features)).squeeze(-1)
+
+    def _per_step(self, x: Tensor) -> Tensor:
+        """``[B, T]`` scores from causal convolutions of ``x`` ``[B, E, T]``."""
+        maps = [F.relu(conv(F.pad(x, (width - 1, 0)))) for conv, width in zip(self.convs, self.filter_sizes)]
+        features = torch.cat(maps, dim=1).transpose(1, 2)  # [B, T, total]
         if self.highway is not None:
             features = self.highway(features)
         return self.head(self.dropout(features)).squeeze(-1)

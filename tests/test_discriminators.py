@@ -34,6 +34,7 @@ PER_STEP: dict[str, Make] = {
     "gru": lambda spec: GRUDiscriminator(spec, hidden_dim=8, embed_dim=5, per_step=True),
     "lstm-bi": lambda spec: LSTMDiscriminator(spec, hidden_dim=8, embed_dim=5, per_step=True),
     "lstm-uni": lambda spec: LSTMDiscriminator(spec, hidden_dim=8, embed_dim=5, bidirectional=False, per_step=True),
+    "cnn": lambda spec: CNNDiscriminator(spec, embed_dim=5, filter_sizes=[1, 2, 3], num_filters=[3, 4, 4], per_step=True),
 }
 ALL = {**MAKERS, **{f"{k}-per-step": v for k, v in PER_STEP.items()}}
 
@@ -329,3 +330,15 @@ def test_registry_accepts_yaml_lists_and_builds(host):
     lstm = host.registry.get("discriminators", "lstm")
     assert lstm.check_params({"hidden_dim": 8, "per_step": True}) == []
     assert isinstance(lstm.build({"spec": VALUES}, {"hidden_dim": 8}), LSTMDiscriminator)
+
+
+@pytest.mark.parametrize("kind", ["tokens", "values"])
+def test_per_step_cnn_is_causal(kind: str):
+    """Step t's score depends on steps <= t only: changing step 3 leaves steps 0-2 alone."""
+    spec, batch = (TOKENS, token_batch(lengths=torch.full((4,), T))) if kind == "tokens" else (VALUES, value_batch(lengths=torch.full((4,), T)))
+    cnn = build(PER_STEP["cnn"], spec)
+    changed = batch.values.clone()
+    changed[:, 3] = (changed[:, 3] + 1) % V if kind == "tokens" else changed[:, 3] + 1.0
+    before, after = cnn(batch), cnn(Batch(values=changed, lengths=batch.lengths))
+    torch.testing.assert_close(before[:, :3], after[:, :3])
+    assert (before[:, 3] != after[:, 3]).all()
