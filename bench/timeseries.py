@@ -1,0 +1,199 @@
+"""TimeGAN's sines and stocks benchmarks: seqtk's recipes beside baselines, one metric code.
+
+For each benchmark the script trains a recipe (or reuses a finished run with
+``--reuse``), draws as many series from its generator as the held-out test split has,
+and scores them against that test split with TimeGAN's discriminative and predictive
+scores (``seqtk.plugins.timeseries.posthoc``) and MMD. In the same run and with the same
+code it scores three baselines:
+
+- ``real``: training windows (never overlapping a test row) against the test windows,
+  the floor that a perfect generator would reach; for the predictive score this is
+  TimeGAN's train-on-real figure.
+- ``gaussian``: draws from one multivariate normal with the mean and covariance of the
+  flattened training windows (``T * F`` dimensions): right first and second moments,
+  nothing else.
+- ``shuffled``: training windows with their time steps permuted: right marginals, no
+  dynamics.
+
+Scores are means and population standard deviations over ``--repeats`` seeds of the
+post-hoc networks. Usage (stocks needs the data file's path; it is not part of seqtk):
+
+    python bench/timeseries.py --out runs/bench-timeseries \\
+        --stocks ../shared/data/timegan-stock/stock_data.csv --repeats 3 --json-out timeseries.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BENCHMARKS = {
+    "sines": {"recipe": "recipes/sines-wgan-gp.yaml", "timegan": {"discriminative": 0.011, "predictive": 0.093}},
+    "stocks": {"recipe": "recipes/stocks-wgan-gp.yaml", "timegan": {"discriminative": 0.102, "predictive": 0.038}},
+}
+CANDIDATES = ("seqtk", "real", "gaussian", "shuffled")
+
+
+def train(name: str, recipe: str, out: Path, overrides: list[str], reuse: bool) -> dict[str, Any]:
+    """Run the recipe into ``out/name``; wall and CPU seconds of the training process."""
+    from seqtk.core.api import run
+
+    run_dir = out / name
+    if reuse and (run_dir / "summary.json").exists():
+        return {"run_dir": str(run_dir), "reused": True}
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = run(recipe, [*overrides, f"output.dir={run_dir}"], overwrite=True, progress=False)
+    return {
+        "run_dir": str(run_dir),
+        "steps": result.steps,
+        "train_wall_s": round(time.perf_counter() - wall, 1),
+        "train_cpu_s": round(time.process_time() - cpu, 1),
+        "final_metrics": {k: round(v, 4) for k, v in result.metrics.items()},
+    }
+
+
+def candidates(run_dir: str, seed: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], tuple[np.ndarray, np.ndarray], dict[str, Any]]:
+    """The series to score (scaled, ``[N, T, F]`` with lengths) and the real test split."""
+    import torch
+
+    from seqtk.core.api import restore
+    from seqtk.core.trainer import sample_in_chunks
+
+    parts, recipe, _ = restore(run_dir, seed=seed)
+    train_batch, test_batch = parts.domain.load("train").batch, parts.domain.load("test").batch
+    n = test_batch.size
+    with torch.no_grad():
+        fake = sample_in_chunks(parts.generator, n, 1024)
+    rng = np.random.default_rng(seed)
+    train_values, train_lengths = train_batch.values.numpy(), train_batch.lengths.numpy()
+    rows = rng.choice(train_batch.size, size=n, replace=train_batch.size < n)
+    flat = train_values.reshape(train_batch.size, -1).astype(np.float64)
+    gaussian = rng.multivariate_normal(flat.mean(0), np.cov(flat, rowvar=False), size=n, method="eigh")
+    shuffled = train_values[rows].copy()
+    for row in range(n):  # permute each window's valid steps
+        length = int(train_lengths[rows[row]])
+        shuffled[row, :length] = shuffled[row, rng.permutation(length)]
+    out = {
+        "seqtk": (fake.values.numpy(), fake.lengths.numpy()),
+        "real": (train_values[rows], train_lengths[rows]),
+        "gaussian": (gaussian.reshape(n, *train_values.shape[1:]).astype(np.float32), np.full(n, train_values.shape[1])),
+        "shuffled": (shuffled, train_lengths[rows]),
+    }
+    protocol = {
+        "train_windows": train_batch.size,
+        "test_windows": n,
+        "steps": int(test_batch.steps),
+        "features": int(test_batch.values.shape[2]),
+        "domain": repr(parts.domain),
+    }
+    return out, (test_batch.values.numpy(), test_batch.lengths.numpy()), protocol
+
+
+def score_task(task: tuple[Any, ...]) -> tuple[str, str, str, float, float]:
+    """One (benchmark, candidate, metric, seed) score, in a one-thread worker."""
+    import torch
+
+    torch.set_num_threads(1)
+    from seqtk.plugins.timeseries.posthoc import discriminative_score, predictive_score
+
+    bench, candidate, metric, seed, steps, real, real_len, fake, fake_len = task
+    fn = discriminative_score if metric == "discriminative" else predictive_score
+    start = time.perf_counter()
+    settings = {"steps": steps} if steps else {}  # None: TimeGAN's 2000 / 5000
+    value = fn(torch.from_numpy(real), torch.from_numpy(fake), torch.from_numpy(real_len), torch.from_numpy(fake_len), seed=seed, **settings)
+    return bench, candidate, metric, value, time.perf_counter() - start
+
+
+def mmd(real: tuple[np.ndarray, np.ndarray], fake: tuple[np.ndarray, np.ndarray]) -> float:
+    import torch
+
+    from seqtk.core.interfaces import Batch
+    from seqtk.plugins.timeseries.metrics import MMD
+
+    def batch(pair: tuple[np.ndarray, np.ndarray]) -> Batch:
+        return Batch(torch.from_numpy(np.ascontiguousarray(pair[0], dtype=np.float32)), torch.from_numpy(np.asarray(pair[1])).long())
+
+    return MMD(max_samples=2000)(batch(real), batch(fake))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("runs/bench-timeseries"))
+    parser.add_argument("--stocks", help="path of TimeGAN's stock_data.csv (the stocks benchmark is skipped without it)")
+    parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--reuse", action="store_true", help="score finished runs in --out instead of training again")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="BENCH:KEY=VALUE recipe override")
+    parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--metric-steps", type=int, help="post-hoc network steps (a smoke test only: the scores are defined with TimeGAN's 2000/5000)")
+    args = parser.parse_args()
+
+    names = args.only or [name for name in BENCHMARKS if name != "stocks" or args.stocks]
+    report: dict[str, Any] = {"protocol": {
+        "metrics": "TimeGAN's discriminative (2000 steps) and predictive (5000 steps) scores, GRU hidden features/2, batch 128; MMD on up to 2000 series",
+        "reference": "held-out test windows of the run's domain (no row shared with a training window)",
+        "repeats": args.repeats,
+        "statistic": "mean and population std over post-hoc seeds",
+        "workers": args.workers,
+        "metric_steps": args.metric_steps or "TimeGAN's (2000 / 5000)",
+    }, "benchmarks": {}}
+    tasks = []
+    overrides = {name: [o.split(":", 1)[1] for o in args.overrides if o.startswith(f"{name}:")] for name in names}
+    if "stocks" in overrides:
+        overrides["stocks"].append(f"domain.params.path={args.stocks}")
+    # The recipes train on one thread each, so the benchmarks train side by side.
+    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        runs = dict(zip(names, pool.map(train, names, [BENCHMARKS[n]["recipe"] for n in names], [args.out] * len(names), [overrides[n] for n in names], [args.reuse] * len(names))))
+    for name in names:
+        trained = runs[name]
+        series, real, protocol = candidates(trained["run_dir"], seed=0)
+        entry = {"recipe": BENCHMARKS[name]["recipe"], "overrides": overrides[name], **trained, "data": protocol,
+                 "timegan_paper": BENCHMARKS[name]["timegan"], "scores": {c: {"mmd": round(mmd(real, series[c]), 4)} for c in CANDIDATES}}
+        report["benchmarks"][name] = entry
+        for candidate in CANDIDATES:
+            for metric in ("discriminative", "predictive"):
+                for seed in range(args.repeats):
+                    tasks.append((name, candidate, metric, seed, args.metric_steps, real[0], real[1], series[candidate][0], series[candidate][1]))
+        print(f"{name}: trained ({trained}); scoring {len(CANDIDATES)} candidates", flush=True)
+
+    start = time.perf_counter()
+    results: dict[tuple[str, str, str], list[float]] = {}
+    seconds: dict[str, float] = {}
+    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for bench, candidate, metric, value, took in pool.map(score_task, tasks):
+            results.setdefault((bench, candidate, metric), []).append(value)
+            seconds[metric] = seconds.get(metric, 0.0) + took
+    for (bench, candidate, metric), values in results.items():
+        report["benchmarks"][bench]["scores"][candidate][metric] = {"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values)), 4), "runs": [round(v, 4) for v in values]}
+    report["protocol"]["scoring_wall_s"] = round(time.perf_counter() - start, 1)
+    report["protocol"]["cpu_s_per_score"] = {m: round(s / max(1, sum(1 for t in tasks if t[2] == m)), 1) for m, s in seconds.items()}
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json_out:
+        args.json_out.write_text(text + "\n")
+    print(table(report))
+
+
+def table(report: dict[str, Any]) -> str:
+    """The markdown table of the closing note."""
+    lines = ["| benchmark | candidate | discriminative | predictive | MMD |", "|---|---|---|---|---|"]
+    for name, entry in report["benchmarks"].items():
+        for candidate, scores in entry["scores"].items():
+            cells = [f"{scores[m]['mean']:.3f} ± {scores[m]['std']:.3f}" if m in scores else "-" for m in ("discriminative", "predictive")]
+            lines.append(f"| {name} | {candidate} | {cells[0]} | {cells[1]} | {scores['mmd']:.3f} |")
+        paper = entry["timegan_paper"]
+        lines.append(f"| {name} | TimeGAN (paper) | {paper['discriminative']:.3f} | {paper['predictive']:.3f} | |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
