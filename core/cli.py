@@ -62,13 +62,14 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
         "score",
         help="score a file of samples against real data with a domain's metrics (prints JSON)",
         description="Score samples from any model with seqtk's metric code, e.g. "
-        "seqtk score text --real test.txt --samples gen.txt --metric bleu-4 --metric self-bleu-4",
+        "seqtk score text --real test.txt --samples gen.txt --metric bleu-4 --metric self-bleu-4, or "
+        "seqtk score timeseries --real data.csv --samples gen.csv --param time_column=date",
     )
     scoring.add_argument("domain", help="the domain that reads both files (seqtk list domains)")
     scoring.add_argument("--real", type=Path, required=True, help="real (held-out) data")
     scoring.add_argument("--samples", type=Path, required=True, help="the samples to score")
     scoring.add_argument("--metric", action="append", default=[], metavar="NAME", help="a metric (repeatable; default: the domain's)")
-    scoring.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a reading option of the domain (repeatable), e.g. tokenizer=char")
+    scoring.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a reading option of the domain (repeatable), e.g. tokenizer=char or window=24")
     scoring.add_argument("--out", type=Path, default=None, help="also write the JSON to this file")
     scoring.set_defaults(handler=_cmd_score)
 

@@ -457,3 +457,29 @@ def test_score_names_an_unknown_param_and_the_valid_ones(tmp_path: Path, capsys:
         "--param windw: not an option of timeseries scoring; "
         "valid: columns, time_column, series_column, reverse, missing, delimiter, window, stride"
     )
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> None:
+    """The scaler and split come back from the checkpoint: resuming changes nothing."""
+    from seqtk.core import checkpoint as ckpt
+    from seqtk.core.api import run
+
+    data = tmp_path / "data.csv"
+    cli_data(data)
+    whole = cli_recipe(tmp_path, data)
+    whole["output"] = {"dir": str(tmp_path / "whole"), "checkpoint_every": 10}
+    run(whole)
+    half = json.loads(json.dumps(whole))
+    half["output"]["dir"] = str(tmp_path / "half")
+    half["train"]["adversarial"]["steps"] = 10
+    run(half)
+    run(half, ["train.adversarial.steps=20"], resume=True)
+
+    def final(run_dir: Path) -> dict[str, Any]:
+        return ckpt.load_checkpoint(ckpt.list_checkpoints(run_dir / "checkpoints")[-1][1])
+
+    a, b = final(tmp_path / "whole"), final(tmp_path / "half")
+    assert a["step"] == b["step"] == 20
+    assert a["domain"] == b["domain"]
+    for key, value in a["generator"].items():
+        assert torch.equal(value, b["generator"][key]), key
