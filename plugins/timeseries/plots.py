@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import torch
 
-from seqtk.core.atomic import atomic_open
 from seqtk.core.interfaces import Batch
+from seqtk.plugins.pictures import INSTALL_HINT, new_figure, plotting_available, save_png
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.figure import Figure
@@ -43,22 +43,12 @@ __all__ = ["plotting_available", "pca_coordinates", "write_pca", "write_series_g
 DEFAULT_DPI = 100
 #: Above this many features the grid shows no legend (it would hide the panels).
 MAX_LEGEND_FEATURES = 10
-INSTALL_HINT = "install it with `pip install 'seqtk[plot]'` (or `pip install matplotlib`)"
 
 #: Set once :func:`write_pictures` has warned that matplotlib is missing.
 _MISSING_WARNED = False
 
 
 # --------------------------------------------------------------------------- availability
-
-
-def plotting_available() -> bool:
-    """True when matplotlib can be imported (the ``seqtk[plot]`` extra is installed)."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _require_matplotlib(caller: str) -> None:
@@ -216,27 +206,10 @@ def _principal_components(centred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- figures
 
 
-def _new_figure(width: float, height: float) -> "Figure":
-    """A pyplot-free figure on the Agg canvas (no global state, no display)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _save_png(figure: "Figure", path: Path, dpi: int) -> Path:
-    path = Path(path)
-    with atomic_open(path, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=dpi)
-    return path
-
-
 def _pca_figure(
     real_2d: np.ndarray, fake_2d: np.ndarray, ratio: np.ndarray, title: str, real_total: int, fake_total: int
 ) -> "Figure":
-    figure = _new_figure(6.0, 5.0)
+    figure = new_figure(6.0, 5.0)
     axes = figure.add_subplot()
     shown = np.isfinite(fake_2d).all(axis=1)
     real_label = f"real ({len(real_2d)} of {real_total})" if len(real_2d) < real_total else f"real ({real_total})"
@@ -276,7 +249,7 @@ def write_pca(
         real, real_lengths, fake, fake_lengths, max_points=max_points, seed=seed
     )
     figure = _pca_figure(real_2d, fake_2d, ratio, title, len(real_lengths), len(fake_lengths))
-    return _save_png(figure, path, dpi)
+    return save_png(figure, path, dpi)
 
 
 def _shared_limits(sides: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float] | None:
@@ -307,7 +280,7 @@ def _grid_figure(
     real_rows, fake_rows = _subsample(len(real), examples, rng), _subsample(len(fake), examples, rng)
     shown = [(real[real_rows], real_lengths[real_rows]), (fake[fake_rows], fake_lengths[fake_rows])]
     rows = max(len(real_rows), len(fake_rows), 1)
-    figure = _new_figure(8.0, 1.8 * rows + 0.6)
+    figure = new_figure(8.0, 1.8 * rows + 0.6)
     grid = figure.subplots(rows, 2, sharex=True, sharey=True, squeeze=False)
     limits = _shared_limits(shown)
     for column, (label, indices, (values, lengths)) in enumerate(
@@ -375,7 +348,7 @@ def write_series_grid(
     if examples < 1:
         raise ValueError(f"write_series_grid: examples must be at least 1, got {examples}")
     figure = _grid_figure(real, real_lengths, fake, fake_lengths, list(feature_names), examples, seed)
-    return _save_png(figure, path, dpi)
+    return save_png(figure, path, dpi)
 
 
 # --------------------------------------------------------------------------- both
