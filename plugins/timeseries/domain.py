@@ -252,7 +252,7 @@ class TimeSeriesDomain(Domain):
         )
 
     def _write_pictures(self, values: np.ndarray, lengths: np.ndarray, directory: Path, stem: str) -> list[Path]:
-        """PCA in the scaled space (no feature dominates by its units) and a grid in original units."""
+        """PCA and grid in the scaled space, where no feature dominates by its units (one feature: original units)."""
         from seqtk.plugins.timeseries import plots
 
         real = self.load("test").batch
@@ -260,9 +260,14 @@ class TimeSeriesDomain(Domain):
             return plots.write_pictures(real, Batch(torch.from_numpy(values), torch.from_numpy(lengths)), directory, stem, feature_names=self.feature_names)
         real_values, real_lengths = real.values.numpy(), real.lengths.numpy()
         pca = plots.write_pca(real_values, real_lengths, values, lengths, directory / f"{stem}-pca.png", seed=self.seed)
+        if self._scaler is not None and len(self.feature_names) > 1:
+            # Features in different units (prices and volumes) share one axis only when scaled.
+            shown, ylabel = (real_values, values), "min-max scaled (0 and 1: the training rows' minimum and maximum)"
+        else:
+            shown, ylabel = (self.to_original_units(real_values), self.to_original_units(values)), "original units"
         grid = plots.write_series_grid(
-            self.to_original_units(real_values), real_lengths, self.to_original_units(values), lengths,
-            directory / f"{stem}-grid.png", feature_names=self.feature_names, seed=self.seed,
+            shown[0], real_lengths, shown[1], lengths, directory / f"{stem}-grid.png",
+            feature_names=self.feature_names, seed=self.seed, ylabel=ylabel,
         )
         return [pca, grid]
 

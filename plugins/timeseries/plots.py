@@ -327,14 +327,16 @@ def write_series_grid(
     examples: int = 4,
     seed: int = 0,
     dpi: int = DEFAULT_DPI,
+    ylabel: str | None = None,
 ) -> Path:
     """Save a grid of example series: ``examples`` rows, real on the left, synthetic on the right.
 
     The sequences are drawn without replacement by ``np.random.default_rng(seed)`` (real
     first), each panel plots every feature of one sequence over its valid steps, and all
     panels share one y-range so that levels and amplitudes compare directly. A side with
-    fewer than ``examples`` sequences leaves its lower panels empty. Raises ``ImportError``
-    when matplotlib is missing.
+    fewer than ``examples`` sequences leaves its lower panels empty. ``ylabel`` names the
+    units (for example "scaled to the training range" when features differ in units).
+    Raises ``ImportError`` when matplotlib is missing.
     """
     _require_matplotlib("write_series_grid")
     real, real_lengths = _check_series("real", real, real_lengths)
@@ -348,6 +350,8 @@ def write_series_grid(
     if examples < 1:
         raise ValueError(f"write_series_grid: examples must be at least 1, got {examples}")
     figure = _grid_figure(real, real_lengths, fake, fake_lengths, list(feature_names), examples, seed)
+    if ylabel:
+        figure.supylabel(ylabel, fontsize="small")
     return save_png(figure, path, dpi)
 
 
