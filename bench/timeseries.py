@@ -16,7 +16,9 @@ code it scores three baselines:
   dynamics.
 
 Scores are means and population standard deviations over ``--repeats`` seeds of the
-post-hoc networks. Usage (stocks needs the data file's path; it is not part of seqtk):
+post-hoc networks. ``--reference train`` scores against training windows instead, as
+TimeGAN did (its figures are only comparable that way); ``--reuse`` scores finished runs
+without training again. Usage (stocks needs the data file's path; it is not part of seqtk):
 
     python bench/timeseries.py --out runs/bench-timeseries \\
         --stocks ../shared/data/timegan-stock/stock_data.csv --repeats 3 --json-out timeseries.json
@@ -60,8 +62,14 @@ def train(name: str, recipe: str, out: Path, overrides: list[str], reuse: bool) 
     }
 
 
-def candidates(run_dir: str, seed: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], tuple[np.ndarray, np.ndarray], dict[str, Any]]:
-    """The series to score (scaled, ``[N, T, F]`` with lengths) and the real test split."""
+def candidates(run_dir: str, seed: int, reference: str = "test") -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], tuple[np.ndarray, np.ndarray], dict[str, Any]]:
+    """The series to score (scaled, ``[N, T, F]`` with lengths) and the real reference.
+
+    ``reference="test"``: the held-out test windows (no row shared with training windows).
+    ``reference="train"``: TimeGAN's protocol, ``N`` training windows; the ``real``
+    baseline is then ``N`` other training windows (which overlap the reference's rows when
+    the stride is smaller than the window, as TimeGAN's do).
+    """
     import torch
 
     from seqtk.core.api import restore
@@ -74,7 +82,15 @@ def candidates(run_dir: str, seed: int) -> tuple[dict[str, tuple[np.ndarray, np.
         fake = sample_in_chunks(parts.generator, n, 1024)
     rng = np.random.default_rng(seed)
     train_values, train_lengths = train_batch.values.numpy(), train_batch.lengths.numpy()
-    rows = rng.choice(train_batch.size, size=n, replace=train_batch.size < n)
+    if reference == "train":
+        n = min(n, train_batch.size // 2)
+        order = rng.permutation(train_batch.size)
+        reference_rows, rows = order[:n], order[n : 2 * n]
+        real = (train_values[reference_rows], train_lengths[reference_rows])
+        fake = fake.index(torch.arange(n))
+    else:
+        rows = rng.choice(train_batch.size, size=n, replace=train_batch.size < n)
+        real = (test_batch.values.numpy(), test_batch.lengths.numpy())
     flat = train_values.reshape(train_batch.size, -1).astype(np.float64)
     gaussian = rng.multivariate_normal(flat.mean(0), np.cov(flat, rowvar=False), size=n, method="eigh")
     shuffled = train_values[rows].copy()
@@ -89,12 +105,14 @@ def candidates(run_dir: str, seed: int) -> tuple[dict[str, tuple[np.ndarray, np.
     }
     protocol = {
         "train_windows": train_batch.size,
-        "test_windows": n,
+        "test_windows": test_batch.size,
+        "reference": reference,
+        "series_per_side": n,
         "steps": int(test_batch.steps),
         "features": int(test_batch.values.shape[2]),
         "domain": repr(parts.domain),
     }
-    return out, (test_batch.values.numpy(), test_batch.lengths.numpy()), protocol
+    return out, real, protocol
 
 
 def score_task(task: tuple[Any, ...]) -> tuple[str, str, str, float, float]:
@@ -134,13 +152,16 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="score finished runs in --out instead of training again")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="BENCH:KEY=VALUE recipe override")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--reference", choices=("test", "train"), default="test",
+                        help="score against the held-out test windows (default) or, as TimeGAN did, against training windows")
     parser.add_argument("--metric-steps", type=int, help="post-hoc network steps (a smoke test only: the scores are defined with TimeGAN's 2000/5000)")
     args = parser.parse_args()
 
     names = args.only or [name for name in BENCHMARKS if name != "stocks" or args.stocks]
     report: dict[str, Any] = {"protocol": {
         "metrics": "TimeGAN's discriminative (2000 steps) and predictive (5000 steps) scores, GRU hidden features/2, batch 128; MMD on up to 2000 series",
-        "reference": "held-out test windows of the run's domain (no row shared with a training window)",
+        "reference": {"test": "held-out test windows of the run's domain (no row shared with a training window)",
+                      "train": "training windows, as TimeGAN scored (the real baseline: other training windows)"}[args.reference],
         "repeats": args.repeats,
         "statistic": "mean and population std over post-hoc seeds",
         "workers": args.workers,
@@ -155,7 +176,7 @@ def main() -> None:
         runs = dict(zip(names, pool.map(train, names, [BENCHMARKS[n]["recipe"] for n in names], [args.out] * len(names), [overrides[n] for n in names], [args.reuse] * len(names))))
     for name in names:
         trained = runs[name]
-        series, real, protocol = candidates(trained["run_dir"], seed=0)
+        series, real, protocol = candidates(trained["run_dir"], seed=0, reference=args.reference)
         entry = {"recipe": BENCHMARKS[name]["recipe"], "overrides": overrides[name], **trained, "data": protocol,
                  "timegan_paper": BENCHMARKS[name]["timegan"], "scores": {c: {"mmd": round(mmd(real, series[c]), 4)} for c in CANDIDATES}}
         report["benchmarks"][name] = entry
