@@ -259,7 +259,9 @@ class TimeSeriesDomain(Domain):
         if not plots.plotting_available():  # warns once and writes nothing: training never fails for a picture
             return plots.write_pictures(real, Batch(torch.from_numpy(values), torch.from_numpy(lengths)), directory, stem, feature_names=self.feature_names)
         real_values, real_lengths = real.values.numpy(), real.lengths.numpy()
-        pca = plots.write_pca(real_values, real_lengths, values, lengths, directory / f"{stem}-pca.png", seed=self.seed)
+        written = []
+        if plots.pca_possible(real_lengths):
+            written.append(plots.write_pca(real_values, real_lengths, values, lengths, directory / f"{stem}-pca.png", seed=self.seed))
         if self._scaler is not None and len(self.feature_names) > 1:
             # Features in different units (prices and volumes) share one axis only when scaled.
             shown, ylabel = (real_values, values), "min-max scaled (0 and 1: the training rows' minimum and maximum)"
@@ -269,7 +271,7 @@ class TimeSeriesDomain(Domain):
             shown[0], real_lengths, shown[1], lengths, directory / f"{stem}-grid.png",
             feature_names=self.feature_names, seed=self.seed, ylabel=ylabel,
         )
-        return [pca, grid]
+        return [*written, grid]
 
     def __repr__(self) -> str:
         return f"TimeSeriesDomain(path={str(self.path)!r}, window={self.window}, stride={self.stride}, split={self.split!r})"

@@ -380,6 +380,7 @@ def write_pictures(
 
     Without matplotlib nothing is written and ``[]`` is returned, with one warning per
     process that says how to install it: a run must not fail for want of its pictures.
+    The PCA picture is left out when fewer than two real sequences exist.
     """
     global _MISSING_WARNED
     if not plotting_available():
@@ -390,9 +391,20 @@ def write_pictures(
     real_values, real_lengths = _to_numpy(real, "real")
     fake_values, fake_lengths = _to_numpy(fake, "fake")
     directory = Path(directory)
-    pca = write_pca(real_values, real_lengths, fake_values, fake_lengths, directory / f"{stem}-pca.png", seed=seed, dpi=dpi)
-    grid = write_series_grid(
+    written = []
+    if pca_possible(real_lengths):
+        written.append(write_pca(real_values, real_lengths, fake_values, fake_lengths, directory / f"{stem}-pca.png", seed=seed, dpi=dpi))
+    written.append(write_series_grid(
         real_values, real_lengths, fake_values, fake_lengths, directory / f"{stem}-grid.png",
         feature_names=feature_names, seed=seed, dpi=dpi,
-    )
-    return [pca, grid]
+    ))
+    return written
+
+
+def pca_possible(real_lengths: np.ndarray) -> bool:
+    """Whether the real side can fit a 2-D PCA: at least two sequences with a valid step.
+
+    A tiny test split (a dataset of a handful of series) cannot; the PCA picture is then
+    left out rather than failing the run that asked for it.
+    """
+    return int((np.asarray(real_lengths) > 0).sum()) >= 2
