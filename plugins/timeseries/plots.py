@@ -382,12 +382,8 @@ def write_pictures(
     process that says how to install it: a run must not fail for want of its pictures.
     The PCA picture is left out when fewer than two real sequences exist.
     """
-    global _MISSING_WARNED
     if not plotting_available():
-        if not _MISSING_WARNED:
-            _MISSING_WARNED = True
-            warnings.warn(f"seqtk: matplotlib is not installed, so no pictures are written; {INSTALL_HINT}", stacklevel=2)
-        return []
+        return no_pictures()
     real_values, real_lengths = _to_numpy(real, "real")
     fake_values, fake_lengths = _to_numpy(fake, "fake")
     directory = Path(directory)
@@ -399,6 +395,15 @@ def write_pictures(
         feature_names=feature_names, seed=seed, dpi=dpi,
     ))
     return written
+
+
+def no_pictures() -> list[Path]:
+    """Warn once per process that matplotlib is missing; return the empty list of pictures written."""
+    global _MISSING_WARNED
+    if not _MISSING_WARNED:
+        _MISSING_WARNED = True
+        warnings.warn(f"seqtk: matplotlib is not installed, so no pictures are written; {INSTALL_HINT}", stacklevel=3)
+    return []
 
 
 def pca_possible(real_lengths: np.ndarray) -> bool:

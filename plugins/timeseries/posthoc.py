@@ -309,7 +309,11 @@ class _PostHocMetric(Metric):
         self.steps, self.batch_size, self.lr, self.repeats, self.seed = steps, batch_size, float(lr), repeats, seed
 
     def _score(self, real: Batch, fake: Batch, seed: int) -> float:
-        raise NotImplementedError
+        """One repeat: the subclass's score function with this metric's settings."""
+        return type(self).score_function(
+            real.values, fake.values, real.lengths, fake.lengths,
+            steps=self.steps, batch_size=self.batch_size, lr=self.lr, seed=seed,
+        )
 
     def __call__(self, real: Batch, fake: Batch) -> float:
         mean, _ = repeated(lambda s: self._score(real, fake, s), self.repeats, self.seed)
@@ -324,6 +328,7 @@ class DiscriminativeScore(_PostHocMetric):
     """
 
     name: ClassVar[str] = "discriminative"
+    score_function = staticmethod(discriminative_score)
 
     def __init__(
         self,
@@ -336,12 +341,6 @@ class DiscriminativeScore(_PostHocMetric):
     ) -> None:
         super().__init__(spec, steps, batch_size, lr, repeats, seed)
 
-    def _score(self, real: Batch, fake: Batch, seed: int) -> float:
-        return discriminative_score(
-            real.values, fake.values, real.lengths, fake.lengths,
-            steps=self.steps, batch_size=self.batch_size, lr=self.lr, seed=seed,
-        )
-
 
 class PredictiveScore(_PostHocMetric):
     """TimeGAN's predictive score (train on synthetic, test on real; see :func:`predictive_score`).
@@ -350,6 +349,7 @@ class PredictiveScore(_PostHocMetric):
     """
 
     name: ClassVar[str] = "predictive"
+    score_function = staticmethod(predictive_score)
 
     def __init__(
         self,
@@ -366,9 +366,3 @@ class PredictiveScore(_PostHocMetric):
                 f"predictive: needs at least 2 features (the last is predicted from the others), "
                 f"the domain has {spec.features}"
             )
-
-    def _score(self, real: Batch, fake: Batch, seed: int) -> float:
-        return predictive_score(
-            real.values, fake.values, real.lengths, fake.lengths,
-            steps=self.steps, batch_size=self.batch_size, lr=self.lr, seed=seed,
-        )
