@@ -207,6 +207,8 @@ def _capabilities(entry) -> str:  # type: ignore[no-untyped-def]
         words.append("requires " + ", ".join(sorted(entry.requires)))
     if entry.provides:
         words.append("provides " + ", ".join(sorted(entry.provides)))
+    for key, table in entry.provides_by_param.items():
+        words.append("; ".join(f"{', '.join(sorted(w))} when {key}={value}" for value, w in table.items()))
     return f" ({'; '.join(words)})" if words else ""
 
 

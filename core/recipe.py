@@ -277,16 +277,27 @@ def _check_components(recipe: Recipe, registry: Registry, problems: list[Problem
                 metric_entries.append((f"eval.metrics.{index}", registry.get("metrics", metric)))
             except UnknownNameError as exc:
                 problems.append(Problem(f"eval.metrics.{index}", str(exc)))
-    provided = {section: entry.provides for section, entry in entries.items()}
+    provided = {section: entry.provides_for(recipe.component(section).params) for section, entry in entries.items()}
     for path, entry in [*((f"{s}.name", e) for s, e in entries.items()), *metric_entries]:
         others = set().union(*(p for s, p in provided.items() if f"{s}.name" != path))
         missing = sorted(entry.requires - others)
         if missing:
             offer = sorted(
-                f"{e.kind[:-1]} {e.name!r}" for kind in SECTION_KINDS.values() for e in registry.entries(kind) if set(missing) <= e.provides
+                offer for kind in SECTION_KINDS.values() for e in registry.entries(kind) if (offer := _provider(e, set(missing)))
             )
             hint = f"; provided by: {', '.join(offer)}" if offer else ""
             problems.append(Problem(path, f"{entry.label} requires {', '.join(missing)}, which no other component of this recipe provides{hint}"))
+
+
+def _provider(entry: Any, missing: set[str]) -> str:
+    """How ``entry`` could provide ``missing``: its label, plus the parameter value it takes ("" if it cannot)."""
+    if missing <= entry.provides:
+        return f"{entry.kind[:-1]} {entry.name!r}"
+    for key, table in entry.provides_by_param.items():
+        for value, words in table.items():
+            if missing <= entry.provides | words:
+                return f"{entry.kind[:-1]} {entry.name!r} with {key}: {value}"
+    return ""
 
 
 def _check_params(entry: Any, params: Mapping[str, Any], path: str, problems: list[Problem]) -> None:

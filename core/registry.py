@@ -25,7 +25,7 @@ KINDS: tuple[str, ...] = ("domains", "generators", "discriminators", "objectives
 PRESET_PARTS: tuple[str, ...] = ("generator", "discriminator", "objective", "estimator")
 FRAGMENT_VERSION = 1
 
-_ENTRY_KEYS = {"target", "summary", "defaults", "requires", "provides", "extra"}
+_ENTRY_KEYS = {"target", "summary", "defaults", "requires", "provides", "provides_by_param", "extra"}
 _PRESET_KEYS = {"summary", *PRESET_PARTS}
 #: Arguments the trainer passes itself; they never appear in a recipe's params.
 INJECTED_ARGUMENTS = frozenset({"spec", "domain", "generator"})
@@ -43,6 +43,11 @@ class Entry:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     requires: frozenset[str] = frozenset()
     provides: frozenset[str] = frozenset()
+    #: Capabilities that depend on a parameter's value: ``{param: {value: words}}``. A
+    #: domain whose ``representation`` decides whether its values are continuous or
+    #: discrete declares both here, and the recipe check sees the words of the value the
+    #: recipe chose (or the default), still before anything is built.
+    provides_by_param: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
     extra: str | None = None
 
     @property
@@ -105,7 +110,31 @@ class Entry:
                 message = typecheck.check(value, hints[key])
                 if message:
                     problems.append((key, message))
+        for key, table in self.provides_by_param.items():
+            value = self._chosen(key, params)
+            if str(value) not in table:
+                problems.append((key, f"must be one of {', '.join(map(repr, table))}, got {value!r}"))
         return problems
+
+    def provides_for(self, params: Mapping[str, Any]) -> frozenset[str]:
+        """``provides`` plus the words ``provides_by_param`` gives for these params (or the defaults)."""
+        words = set(self.provides)
+        for key, table in self.provides_by_param.items():
+            value = self._chosen(key, params)
+            words |= table.get(str(value), frozenset())
+        return frozenset(words)
+
+    def all_provides(self) -> frozenset[str]:
+        """Every word this entry can provide with some params (for "provided by" hints)."""
+        return frozenset(self.provides).union(*(w for table in self.provides_by_param.values() for w in table.values()))
+
+    def _chosen(self, key: str, params: Mapping[str, Any]) -> Any:
+        if key in params:
+            return params[key]
+        if key in self.defaults:
+            return self.defaults[key]
+        parameter = self.parameters().get(key)
+        return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
 
     def build(self, injected: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
         """Call the target with the injected arguments it accepts plus defaults and params."""
@@ -163,9 +192,12 @@ class Registry:
         requires: Iterable[str] = (),
         provides: Iterable[str] = (),
         extra: str | None = None,
+        provides_by_param: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
     ) -> Entry:
         """Register one component. Refuses a name that is already taken, naming both plugins."""
-        entry = _make_entry(kind, name, target, plugin, summary, defaults, requires, provides, extra, where=plugin)
+        entry = _make_entry(
+            kind, name, target, plugin, summary, defaults, requires, provides, extra, where=plugin, provides_by_param=provides_by_param
+        )
         self._check_free([entry], [])
         self._entries[kind][name] = entry
         return entry
@@ -283,6 +315,7 @@ def parse_fragment(document: Any, *, plugin: str, where: str) -> tuple[list[Entr
                     body.get("provides", ()),
                     body.get("extra"),
                     where=path,
+                    provides_by_param=body.get("provides_by_param"),
                 )
             )
     presets = [_make_preset(name, body, plugin, f"{where}: presets.{name}") for name, body in (document.get("presets") or {}).items()]
@@ -301,6 +334,7 @@ def _make_entry(
     extra: Any,
     *,
     where: str,
+    provides_by_param: Any = None,
 ) -> Entry:
     if kind not in KINDS:
         raise UnknownNameError("kinds", kind, KINDS)
@@ -313,6 +347,17 @@ def _make_entry(
     for label, words in (("requires", requires), ("provides", provides)):
         if isinstance(words, str) or not all(isinstance(w, str) for w in words):
             raise RegistryError(f"{where}: {label} must be a list of strings, got {words!r}")
+    by_param: dict[str, dict[str, frozenset[str]]] = {}
+    if provides_by_param is not None:
+        if not isinstance(provides_by_param, dict):
+            raise RegistryError(f"{where}: provides_by_param must map a parameter to {{value: [words]}}, got {provides_by_param!r}")
+        for key, table in provides_by_param.items():
+            if not isinstance(table, dict) or not table:
+                raise RegistryError(f"{where}: provides_by_param.{key} must map each value of {key!r} to a list of words, got {table!r}")
+            for value, words in table.items():
+                if isinstance(words, str) or not isinstance(words, (list, tuple)) or not all(isinstance(w, str) for w in words):
+                    raise RegistryError(f"{where}: provides_by_param.{key}.{value} must be a list of strings, got {words!r}")
+            by_param[str(key)] = {str(value): frozenset(words) for value, words in table.items()}
     return Entry(
         kind=kind,
         name=name,
@@ -322,6 +367,7 @@ def _make_entry(
         defaults=dict(defaults or {}),
         requires=frozenset(requires),
         provides=frozenset(provides),
+        provides_by_param=by_param,
         extra=extra,
     )
 

@@ -61,7 +61,7 @@ def score(
     names = list(metrics) or [name for name in defaults if not _needs_generator(registry.get("metrics", name))]
     entries = {name: registry.get("metrics", name) for name in names}
     for name, entry in entries.items():
-        missing = sorted(entry.requires - domain_entry.provides)
+        missing = sorted(entry.requires - domain_entry.provides_for({}))
         if missing:
             raise SeqtkError(f"metric {name!r} requires {', '.join(missing)}, which domain {domain_name!r} does not provide")
         if _needs_generator(entry):

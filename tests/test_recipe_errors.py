@@ -354,7 +354,7 @@ def test_generator_needs_a_capability_the_domain_lacks(tmp_path: Path) -> None:
     error = load_error(path, host=host)
     message = only(error, "generator.name").message
     assert "generator 'lstm' requires continuous" in message
-    assert "provided by: domain 'sines'" in message
+    assert "provided by: domain 'music' with representation: events, domain 'sines', domain 'timeseries'" in message
     assert error.problems[paths(error).index("generator.name")].line is not None
 
 
@@ -365,7 +365,8 @@ def test_metric_requires_a_capability_nobody_provides(tmp_path: Path) -> None:
     assert paths(error) == ["eval.metrics.1"]
     message = error.problems[0].message
     assert "metric 'fake-bleu' requires discrete" in message
-    assert "provided by: domain 'oracle', domain 'text'" in message  # where to find the capability
+    # where to find the capability, with the parameter value that gives it
+    assert "provided by: domain 'music' with representation: tokens, domain 'oracle', domain 'text'" in message
     assert str(error).startswith(f"{path}: eval.metrics.1: ")
 
 

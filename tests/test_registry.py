@@ -88,6 +88,9 @@ def test_a_duplicate_name_names_both_plugins_and_changes_nothing(tmp_path: Path)
         ("generators:\n  g: {target: 'a:b', colour: red}\n", r"generators\.g: unknown key\(s\) colour"),
         ("generators:\n  g: {target: 'a:b', defaults: [1]}\n", "defaults must be a mapping"),
         ("generators:\n  g: {target: 'a:b', provides: reparam}\n", "provides must be a list of strings"),
+        ("domains:\n  d: {target: 'a:b', provides_by_param: [mode]}\n", "provides_by_param must map a parameter"),
+        ("domains:\n  d: {target: 'a:b', provides_by_param: {mode: {}}}\n", r"provides_by_param\.mode must map each value"),
+        ("domains:\n  d: {target: 'a:b', provides_by_param: {mode: {a: x}}}\n", r"provides_by_param\.mode\.a must be a list of strings"),
         ("seqtk-registry: 2\n", "fragment format 2 is not supported"),
         ("presets:\n  p: {generator: {params: {}}}\n", r"presets\.p\.generator: expected a component name"),
         ("generators: [\n", "invalid YAML"),
@@ -151,3 +154,20 @@ def test_every_builtin_component_and_preset_is_documented() -> None:
             assert f"`{parameter}`" in guide, f"parameter {parameter!r} of {entry.name!r} is not documented"
     for preset in presets:
         assert f"| `{preset.name}` |" in guide, f"preset {preset.name!r} is missing from docs/components.md"
+
+
+def test_provides_by_param_adds_the_words_of_the_chosen_value_or_the_default(tmp_path: Path) -> None:
+    """A domain whose ``mode`` decides its kind: the check sees the kind the recipe chose."""
+    path = fragment(
+        tmp_path,
+        f"domains:\n  d:\n    target: '{target_for(Widget)}'\n    provides: [always]\n"
+        "    provides_by_param: {mode: {a: [continuous], b: [discrete]}}\n",
+    )
+    registry = Registry()
+    registry.load_fragment(path, plugin="p")
+    entry = registry.get("domains", "d")
+    assert entry.provides_for({}) == {"always", "continuous"}  # Widget's default mode is "a"
+    assert entry.provides_for({"mode": "b"}) == {"always", "discrete"}
+    assert entry.all_provides() == {"always", "continuous", "discrete"}
+    assert ("mode", "must be one of 'a', 'b', got 'c'") in entry.check_params({"size": 1, "mode": "c"})
+    assert entry.check_params({"size": 1, "mode": "b"}) == []
