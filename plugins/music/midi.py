@@ -61,6 +61,7 @@ def read_midi(
     drums: bool = False,
     max_tempo_bpm: float = 400.0,
     min_tempo_bpm: float = 20.0,
+    allow_empty: bool = False,
 ) -> Piece:
     """Read one MIDI file into a ``Piece`` whose times are in beats.
 
@@ -69,7 +70,8 @@ def read_midi(
     channel 10 (drums) are left out unless ``drums`` is true. A note-on with velocity 0
     is a note-off; a note-on for a pitch already sounding on that channel closes the
     sounding note first; a note never closed ends at its track's end; notes of length
-    zero are dropped. ``tempo_bpm`` is the file's first tempo (120 if it has none),
+    zero are dropped. ``allow_empty`` accepts a file with no notes (a generated sample
+    that is silent must count as silence when samples are scored). ``tempo_bpm`` is the file's first tempo (120 if it has none),
     ``beats_per_bar`` comes from its first time signature (4 if none).
 
     Raises ``DataError`` naming the file when it cannot be read or parsed, a chosen track
@@ -89,7 +91,7 @@ def read_midi(
         track_notes, skipped = _track_notes(midi.tracks[index], midi.ticks_per_beat, drums)
         notes.extend(track_notes)
         drum_notes += skipped
-    if not notes:
+    if not notes and not allow_empty:
         raise DataError(_no_notes_message(path, chosen, drum_notes))
     return Piece(notes=notes, tempo_bpm=tempo_bpm, beats_per_bar=beats_per_bar, name=path.name)
 
@@ -102,6 +104,7 @@ def read_midi_folder(
     recursive: bool = True,
     max_tempo_bpm: float = 400.0,
     min_tempo_bpm: float = 20.0,
+    allow_empty: bool = False,
 ) -> tuple[list[Piece], list[str]]:
     """Read every ``*.mid``/``*.midi`` file of ``folder`` (sorted by path).
 
@@ -125,7 +128,8 @@ def read_midi_folder(
     for file in files:
         try:
             pieces.append(read_midi(
-                file, tracks=wanted, drums=drums, max_tempo_bpm=max_tempo_bpm, min_tempo_bpm=min_tempo_bpm
+                file, tracks=wanted, drums=drums, max_tempo_bpm=max_tempo_bpm, min_tempo_bpm=min_tempo_bpm,
+                allow_empty=allow_empty,
             ))
         except DataError as error:
             message = str(error)

@@ -1,0 +1,547 @@
+"""Music from MIDI files (or Bach chorales, or a built-in corpus) in, playable MIDI files out.
+
+The pipeline, each step in its own module:
+
+1. A source gives whole pieces (:class:`~seqtk.plugins.music.notes.Piece`, times in
+   beats): a folder of the user's MIDI files (``midi.read_midi_folder``, unreadable
+   files skipped with a warning naming them), the Bach chorales of music21's corpus
+   (``chorales.chorale_pieces``, converted once and cached), or ``builtin``: synthetic
+   four-part phrases that need no download and no extra package.
+2. Pieces, not excerpts, are split into train and test, so no bar of a held-out piece is
+   ever seen in training; exact duplicates are dropped first so that a piece stored twice
+   cannot sit on both sides.
+3. Each piece is cut into excerpts of ``notes`` consecutive notes every ``stride`` notes,
+   each moved to start on beat 0.
+4. The representation turns an excerpt into a sequence: ``events`` (C-RNN-GAN: one step
+   of ``[delta, duration, pitch, velocity]`` per note, min-max scaled with the scaling
+   saved in the run) or ``tokens`` (performance events: note-on, note-off, time-shift,
+   velocity bins; a discrete domain, so the text generators, discriminators and
+   estimators apply).
+
+Samples are decoded back into pieces and written as one ``.mid`` file each, in a folder
+per evaluation that appears whole or not at all, with a piano roll of real and generated
+excerpts beside it. The fitted state (scaling or vocabulary, lengths, tempo) lives in the
+checkpoint, so ``seqtk sample`` writes MIDI without the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import statistics
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from seqtk.core.errors import DataError
+from seqtk.core.interfaces import Batch, Domain, DomainSpec, SequenceData
+from seqtk.plugins.music.notes import Note, Piece
+from seqtk.plugins.music.representations import (
+    EVENT_FEATURES,
+    EventScaler,
+    EventVocabulary,
+    events_to_piece,
+    piece_to_events,
+)
+
+__all__ = ["MusicDomain", "excerpts", "split_pieces", "read_midi_source"]
+
+SOURCES = ("folder", "chorales", "builtin")
+REPRESENTATIONS = ("events", "tokens")
+#: Version of the ``state_dict`` layout.
+_STATE_FORMAT = 1
+#: The fewest notes an excerpt may have: one note has no interval and no rhythm to learn.
+_MIN_NOTES = 2
+
+METRIC_NAMES: tuple[str, ...] = (
+    "music-distance",
+    "pitch-range-distance",
+    "used-pitch-classes-distance",
+    "pitch-class-entropy-distance",
+    "scale-consistency-distance",
+    "polyphony-distance",
+    "repetitions-distance",
+    "note-density-distance",
+    "empty-beat-rate-distance",
+)
+
+
+class MusicDomain(Domain):
+    """Excerpts of MIDI pieces as note events (continuous) or event tokens (discrete).
+
+    Parameters: ``source`` ``folder`` (the MIDI files under ``path``), ``chorales`` (Bach
+    chorales from music21, needs ``seqtk[music]``) or ``builtin`` (``builtin_count``
+    synthetic four-part phrases); ``representation`` ``events`` or ``tokens``; ``notes``
+    per excerpt and ``stride`` notes between excerpt starts (default ``notes // 2``);
+    ``tracks`` MIDI track indices to read (all by default) and ``drums`` keep channel-10
+    notes; ``test_fraction`` of the pieces held out, chosen with ``seed``; for tokens,
+    ``steps_per_beat`` (time grid), ``max_shift_steps`` (longest single time shift),
+    ``velocity_bins``, and ``max_tokens`` (cap on an excerpt's tokens, EOS included;
+    default: the longest training excerpt); ``cache_dir`` where the converted chorales
+    are kept; ``program`` the General MIDI instrument of written files; ``pianoroll``
+    draw real and generated excerpts beside each sample folder (needs ``seqtk[plot]``).
+    """
+
+    provides: ClassVar[frozenset[str]] = frozenset({"music"})
+    default_metrics: ClassVar[tuple[str, ...]] = METRIC_NAMES
+    scoring_metrics: ClassVar[tuple[str, ...]] = METRIC_NAMES
+
+    def __init__(
+        self,
+        source: Literal["folder", "chorales", "builtin"] = "folder",
+        path: str | None = None,
+        representation: Literal["events", "tokens"] = "events",
+        notes: int = 32,
+        stride: int | None = None,
+        tracks: list[int] | None = None,
+        drums: bool = False,
+        test_fraction: float = 0.2,
+        seed: int = 0,
+        steps_per_beat: int = 4,
+        max_shift_steps: int = 16,
+        velocity_bins: int = 8,
+        max_tokens: int | None = None,
+        builtin_count: int = 200,
+        cache_dir: str | None = None,
+        program: int = 0,
+        pianoroll: bool = True,
+    ) -> None:
+        _choice("source", source, SOURCES)
+        _choice("representation", representation, REPRESENTATIONS)
+        if source == "folder" and not path:
+            raise ValueError("music: source 'folder' needs path, the folder of .mid files (or choose source: chorales or builtin)")
+        if source != "folder" and path:
+            raise ValueError(f"music: path is only read with source 'folder', not {source!r}; remove it or set source: folder")
+        _integer("notes", notes, _MIN_NOTES)
+        if stride is not None:
+            _integer("stride", stride, 1)
+        if not 0.0 < float(test_fraction) < 1.0:
+            raise ValueError(f"music: test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
+        if max_tokens is not None:
+            _integer("max_tokens", max_tokens, 2)
+        _integer("builtin_count", builtin_count, 2)
+        _integer("program", program, 0, 127)
+        self.source = source
+        self.path = Path(path).expanduser() if path else None
+        self.representation = representation
+        self.notes = int(notes)
+        self.stride = int(stride) if stride is not None else max(1, self.notes // 2)
+        self.tracks = list(tracks) if tracks is not None else None
+        self.drums = bool(drums)
+        self.test_fraction = float(test_fraction)
+        self.seed = int(seed)
+        self.max_tokens = max_tokens
+        self.builtin_count = int(builtin_count)
+        self.cache_dir = cache_dir
+        self.program = int(program)
+        self.pianoroll = bool(pianoroll)
+        # EventVocabulary validates its own settings (ValueError naming them).
+        self._vocab = EventVocabulary(steps_per_beat, max_shift_steps, velocity_bins) if representation == "tokens" else None
+        self._splits: dict[str, SequenceData] | None = None
+        # Fitted state: from the data (_prepare) or from a checkpoint (load_state_dict).
+        self._scaler: EventScaler | None = None
+        self._max_len: int | None = None
+        self._length_weights: tuple[float, ...] = ()
+        self._tempo_bpm: float = 120.0
+        self._beats_per_bar: float = 4.0
+
+    # ----------------------------------------------------------- Domain
+
+    @property
+    def spec(self) -> DomainSpec:
+        if self._max_len is None:
+            self._prepare()
+        assert self._max_len is not None
+        if self._vocab is not None:
+            vocab = self._vocab
+            return DomainSpec(
+                kind="discrete",
+                max_len=self._max_len,
+                vocab_size=vocab.size,
+                pad_id=vocab.pad_id,
+                bos_id=vocab.bos_id,
+                eos_id=vocab.eos_id,
+                variable_length=True,
+                unsampled_ids=(vocab.pad_id, vocab.bos_id),
+            )
+        return DomainSpec(
+            kind="continuous",
+            max_len=self._max_len,
+            features=len(EVENT_FEATURES),
+            value_range=(0.0, 1.0),
+            variable_length=bool(self._length_weights),
+            length_weights=self._length_weights,
+        )
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(EVENT_FEATURES) if self._vocab is None else []
+
+    def load(self, split: Literal["train", "test"]) -> SequenceData:
+        if split not in ("train", "test"):
+            raise ValueError(f"music: split must be 'train' or 'test', got {split!r}")
+        if self._splits is None:
+            self._prepare()
+        assert self._splits is not None
+        return self._splits[split]
+
+    def to_pieces(self, batch: Batch, *, prefix: str = "sample") -> list[Piece]:
+        """Each row of ``batch`` (real or generated, up to its length) as a piece in beats.
+
+        Events are unscaled and repaired (``events_to_piece``); tokens are decoded by the
+        vocabulary, which accepts any sequence. A row of non-finite values (a diverged
+        generator) becomes an empty piece, with one warning, so that metrics still say
+        how bad it is instead of stopping the run.
+        """
+        if self._max_len is None:
+            self._prepare()
+        lengths = batch.lengths.detach().cpu().tolist()
+        tempo, bar = self._tempo_bpm, self._beats_per_bar
+        if self._vocab is not None:
+            rows = batch.values.detach().cpu().tolist()
+            return [self._vocab.decode(row[: int(n)], tempo_bpm=tempo, beats_per_bar=bar, name=f"{prefix}-{i}")
+                    for i, (row, n) in enumerate(zip(rows, lengths))]
+        assert self._scaler is not None
+        values = self._scaler.inverse(batch.values.detach().cpu().double().numpy())
+        pieces, broken = [], 0
+        for i, (row, n) in enumerate(zip(values, lengths)):
+            try:
+                pieces.append(events_to_piece(row[: int(n)], tempo_bpm=tempo, beats_per_bar=bar, name=f"{prefix}-{i}"))
+            except ValueError:
+                pieces.append(Piece([], tempo_bpm=tempo, beats_per_bar=bar, name=f"{prefix}-{i}"))
+                broken += 1
+        if broken:
+            warnings.warn(f"music: {broken} of {len(pieces)} sequences held NaN or infinite values and became empty pieces", stacklevel=2)
+        return pieces
+
+    def write_samples(self, batch: Batch, directory: Path, stem: str) -> list[Path]:
+        """``<stem>/0000.mid``, ``0001.mid``, ... (one per sample) and ``<stem>-pianoroll.png``.
+
+        The folder is filled under a temporary name and renamed when complete, so an
+        interrupted run never leaves a folder with some of its files missing.
+        """
+        pieces = self.to_pieces(batch)
+        written = write_midi_folder(pieces, Path(directory) / stem, program=self.program)
+        if self.pianoroll:
+            written += self._write_pianoroll(pieces, Path(directory) / f"{stem}-pianoroll.png")
+        return written
+
+    def state_dict(self) -> dict[str, Any]:
+        """Representation, scaling or vocabulary, lengths and tempo: what ``seqtk sample`` needs."""
+        if self._max_len is None:
+            self._prepare()
+        return {
+            "format": _STATE_FORMAT,
+            "representation": self.representation,
+            "notes": self.notes,
+            "scaler": self._scaler.state_dict() if self._scaler is not None else None,
+            "vocabulary": self._vocab.state_dict() if self._vocab is not None else None,
+            "max_len": self._max_len,
+            "length_weights": list(self._length_weights),
+            "tempo_bpm": self._tempo_bpm,
+            "beats_per_bar": self._beats_per_bar,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if not isinstance(state, Mapping) or state.get("format") != _STATE_FORMAT:
+            raise DataError(f"music: the saved domain state is not a music domain's state (format {_STATE_FORMAT})")
+        if state.get("representation") != self.representation:
+            raise DataError(
+                f"music: the run was trained on representation {state.get('representation')!r}, "
+                f"this domain has {self.representation!r}"
+            )
+        try:
+            if self._vocab is not None:
+                self._vocab = EventVocabulary.from_state(state["vocabulary"])
+            else:
+                self._scaler = EventScaler.from_state(state["scaler"])  # type: ignore[assignment]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"music: the saved {self.representation} state cannot be read: {exc}") from None
+        self._max_len = int(state["max_len"])
+        self._length_weights = tuple(float(w) for w in state.get("length_weights", ()))
+        self._tempo_bpm = float(state.get("tempo_bpm", 120.0))
+        self._beats_per_bar = float(state.get("beats_per_bar", 4.0))
+
+    @classmethod
+    def scoring_data(cls, real: Path, samples: Path, params: Mapping[str, Any]) -> tuple["MusicDomain", Batch, Batch]:
+        """Real MIDI and generated MIDI as note-event batches of comparable excerpts.
+
+        ``real`` and ``samples`` are a ``.mid`` file or a folder of them. Every sample file
+        is one generated piece, cut to its first ``notes`` notes; the real pieces are cut
+        into non-overlapping excerpts of ``notes`` notes, so both sides are compared at the
+        same size (pitch range and used pitch classes grow with length). ``params``:
+        ``notes`` (default: the median number of notes in a sample file), ``tracks`` and
+        ``drums`` (for the real files). A folder of samples is read without its subfolders
+        (a run's ``samples/`` holds one folder per evaluation: name one), and a silent
+        sample counts as a piece with no notes rather than being skipped, so a generator
+        that writes silence is scored for it.
+        """
+        allowed = ("notes", "tracks", "drums")
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise ValueError(f"music: unknown scoring parameter(s) {', '.join(unknown)}; valid: {', '.join(allowed)}")
+        tracks, drums = params.get("tracks"), bool(params.get("drums", False))
+        real_pieces = read_midi_source(Path(real), tracks=tracks, drums=drums)
+        fake_pieces = read_midi_source(Path(samples), tracks=None, drums=True, recursive=False, allow_empty=True)
+        notes = params.get("notes", max(_MIN_NOTES, int(np.median([len(p.notes) for p in fake_pieces]))))
+        _integer("notes", notes, _MIN_NOTES)
+        real_excerpts = excerpts(real_pieces, int(notes), int(notes))
+        if not real_excerpts:
+            raise DataError(f"{real}: no piece has {_MIN_NOTES} or more notes to compare with the samples")
+        fake_excerpts = [_shifted(piece.notes[: int(notes)], piece) for piece in fake_pieces]
+        domain = cls(source="builtin", notes=int(notes), stride=int(notes), representation="events", pianoroll=False)
+        domain._fit_events(real_excerpts, source=str(real))
+        domain._fit_timing(real_pieces)
+        real_batch = domain._encode(real_excerpts)
+        domain._splits = {"train": SequenceData(real_batch), "test": SequenceData(real_batch)}
+        return domain, real_batch, domain._encode(fake_excerpts)
+
+    # ----------------------------------------------------------- preparing
+
+    def _prepare(self) -> None:
+        """Read the source, split by piece, cut excerpts, fit the representation (unless restored)."""
+        pieces = self._read_source()
+        train_pieces, test_pieces = split_pieces(pieces, self.test_fraction, self.seed, source=self._source_label())
+        train = excerpts(train_pieces, self.notes, self.stride)
+        test = excerpts(test_pieces, self.notes, self.stride)
+        for role, found, given in (("training", train, train_pieces), ("test", test, test_pieces)):
+            if not found:
+                raise DataError(
+                    f"{self._source_label()}: the {len(given)} {role} piece(s) hold no excerpt of {_MIN_NOTES} or more notes"
+                )
+        restored = self._max_len is not None
+        if not restored:
+            self._fit_timing(train_pieces)
+        if self._vocab is None:
+            if not restored:
+                self._fit_events(train, source=self._source_label())
+            self._splits = {"train": SequenceData(self._encode(train)), "test": SequenceData(self._encode(test))}
+            return
+        train_ids = [self._vocab.encode(piece) for piece in train]
+        test_ids = [self._vocab.encode(piece) for piece in test]
+        if not restored:
+            longest = max(len(ids) for ids in train_ids) + 1
+            self._max_len = min(longest, self.max_tokens) if self.max_tokens is not None else longest
+        self._splits = {
+            "train": SequenceData(self._token_batch(train_ids, "training")),
+            "test": SequenceData(self._token_batch(test_ids, "test")),
+        }
+
+    def _token_batch(self, token_lists: Sequence[list[int]], role: str) -> Batch:
+        """Token lists cut to ``max_len - 1`` + EOS and padded; says how many were cut (the metrics see the cut notes)."""
+        assert self._vocab is not None and self._max_len is not None
+        width = self._max_len
+        rows = torch.full((len(token_lists), width), self._vocab.pad_id, dtype=torch.long)
+        lengths = []
+        for row, tokens in enumerate(token_lists):
+            ids = tokens[: width - 1] + [self._vocab.eos_id]
+            rows[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            lengths.append(len(ids))
+        cut = sum(len(tokens) >= width for tokens in token_lists)
+        if cut:
+            warnings.warn(
+                f"{self._source_label()}: {cut} of {len(token_lists)} {role} excerpts have more than {width - 1} tokens "
+                f"and were cut (max_tokens={self.max_tokens}); raise max_tokens or lower notes to keep them whole",
+                stacklevel=4,
+            )
+        return Batch(values=rows, lengths=torch.tensor(lengths, dtype=torch.long))
+
+    def _fit_events(self, pieces: Sequence[Piece], *, source: str) -> None:
+        self._scaler = EventScaler().fit([piece_to_events(p) for p in pieces], source=source)
+        self._max_len = self.notes
+        counts = np.array([min(len(p.notes), self.notes) for p in pieces])
+        if np.all(counts == self.notes):
+            self._length_weights = ()
+        else:
+            histogram = np.bincount(counts, minlength=self.notes + 1)[1:]
+            self._length_weights = tuple(float(c) / float(histogram.sum()) for c in histogram)
+
+    def _fit_timing(self, pieces: Sequence[Piece]) -> None:
+        """The tempo and bar length written into generated files: the training pieces' median and most common."""
+        self._tempo_bpm = float(statistics.median(p.tempo_bpm for p in pieces))
+        self._beats_per_bar = float(statistics.mode(p.beats_per_bar for p in pieces))
+
+    def _encode(self, pieces: Sequence[Piece]) -> Batch:
+        assert self._max_len is not None
+        width = self._max_len
+        if self._vocab is not None:
+            return self._token_batch([self._vocab.encode(piece) for piece in pieces], "given")
+        assert self._scaler is not None
+        values = np.zeros((len(pieces), width, len(EVENT_FEATURES)), dtype=np.float32)
+        lengths = []
+        for row, piece in enumerate(pieces):
+            events = piece_to_events(piece)[:width]
+            values[row, : len(events)] = self._scaler.transform(events)
+            lengths.append(len(events))
+        return Batch(values=torch.from_numpy(values), lengths=torch.tensor(lengths, dtype=torch.long))
+
+    def _read_source(self) -> list[Piece]:
+        if self.source == "folder":
+            assert self.path is not None
+            return read_midi_source(self.path, tracks=self.tracks, drums=self.drums)
+        if self.source == "chorales":
+            from seqtk.plugins.music.chorales import chorale_pieces
+
+            # One chorale appears in music21's corpus under two numbers: drop the repeat quietly.
+            return _unique(chorale_pieces(cache_dir=self.cache_dir))
+        from seqtk.plugins.music.builtin import builtin_pieces
+
+        # Phrases drawn from a few progressions can repeat exactly; drop them here, quietly
+        # (a duplicate in the user's data is worth a warning, one in ours is not).
+        # The corpus is fixed (seed 0), so ``seed`` chooses the split and nothing else.
+        return _unique(builtin_pieces(self.builtin_count, seed=0))
+
+    def _source_label(self) -> str:
+        return str(self.path) if self.source == "folder" else f"music source {self.source!r}"
+
+    def _write_pianoroll(self, pieces: list[Piece], path: Path) -> list[Path]:
+        """Real test excerpts (when the data is at hand) beside generated ones; never fails a run."""
+        from seqtk.plugins.music import pianoroll
+
+        if not pianoroll.plotting_available():
+            _warn_no_pictures()
+            return []
+        real: list[Piece] = []
+        if self._splits is not None or self.source != "folder" or (self.path is not None and self.path.exists()):
+            try:
+                test = self.load("test")
+                real = self.to_pieces(test.batch.index(torch.arange(min(3, len(test)))), prefix="held-out")
+            except DataError:
+                real = []
+        if not real and not any(p.notes for p in pieces):
+            return []
+        return [pianoroll.write_pianoroll(real, pieces, path)]
+
+    def __repr__(self) -> str:
+        where = f", path={str(self.path)!r}" if self.path else ""
+        return f"MusicDomain(source={self.source!r}{where}, representation={self.representation!r}, notes={self.notes}, stride={self.stride})"
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def read_midi_source(
+    path: Path, *, tracks: Sequence[int] | None, drums: bool, recursive: bool = True, allow_empty: bool = False
+) -> list[Piece]:
+    """The pieces of one ``.mid`` file or of every MIDI file in a folder (bad files skipped with a warning)."""
+    from seqtk.plugins.music.midi import read_midi, read_midi_folder
+
+    if path.is_file():
+        return [read_midi(path, tracks=tracks, drums=drums, allow_empty=allow_empty)]
+    pieces, _ = read_midi_folder(path, tracks=tracks, drums=drums, recursive=recursive, allow_empty=allow_empty)
+    return pieces
+
+
+def split_pieces(pieces: Sequence[Piece], test_fraction: float, seed: int, *, source: str) -> tuple[list[Piece], list[Piece]]:
+    """Whole pieces for training and for testing, drawn with ``seed``; exact duplicates dropped first.
+
+    At least one piece goes to each side. Duplicates (same notes, however named) are
+    dropped with one warning, because a piece on both sides would let a memorising model
+    look like a good one.
+    """
+    kept = _unique(pieces)
+    if len(kept) < len(pieces):
+        warnings.warn(f"{source}: dropped {len(pieces) - len(kept)} piece(s) whose notes duplicate another piece's", stacklevel=2)
+    if len(kept) < 2:
+        raise DataError(f"{source}: {len(kept)} distinct piece(s); at least 2 are needed (one is held out for testing)")
+    order = np.random.default_rng(seed).permutation(len(kept))
+    n_test = min(len(kept) - 1, max(1, round(test_fraction * len(kept))))
+    test_rows = set(order[:n_test].tolist())
+    return [p for i, p in enumerate(kept) if i not in test_rows], [p for i, p in enumerate(kept) if i in test_rows]
+
+
+def excerpts(pieces: Sequence[Piece], notes: int, stride: int) -> list[Piece]:
+    """Excerpts of ``notes`` consecutive notes every ``stride`` notes, each moved to start at beat 0.
+
+    A piece with fewer than ``notes`` notes (but at least 2) gives one shorter excerpt;
+    a piece with fewer than 2 gives none. Notes keep their (start, pitch) order, so a
+    chord is never reordered.
+    """
+    out: list[Piece] = []
+    for piece in pieces:
+        count = len(piece.notes)
+        if count < _MIN_NOTES:
+            continue
+        starts = [0] if count <= notes else range(0, count - notes + 1, stride)
+        for start in starts:
+            out.append(_shifted(piece.notes[start : start + notes], piece, suffix=f"@{start}"))
+    return out
+
+
+def _shifted(notes: Sequence[Note], piece: Piece, suffix: str = "") -> Piece:
+    offset = notes[0].start if notes else 0.0
+    moved = [Note(n.start - offset, n.duration, n.pitch, n.velocity) for n in notes]
+    return Piece(moved, tempo_bpm=piece.tempo_bpm, beats_per_bar=piece.beats_per_bar, name=piece.name + suffix)
+
+
+def _unique(pieces: Sequence[Piece]) -> list[Piece]:
+    """``pieces`` in order without exact repeats of an earlier piece's notes."""
+    unique: dict[str, Piece] = {}
+    for piece in pieces:
+        unique.setdefault(_fingerprint(piece), piece)
+    return list(unique.values())
+
+
+def _fingerprint(piece: Piece) -> str:
+    digest = hashlib.sha256()
+    for note in piece.notes:
+        digest.update(f"{note.start!r},{note.duration!r},{note.pitch},{note.velocity};".encode())
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_midi_folder(pieces: Sequence[Piece], folder: Path, *, program: int = 0) -> list[Path]:
+    """One ``NNNN.mid`` per piece in ``folder``, which appears complete (replacing an older one) or not at all."""
+    from seqtk.plugins.music.midi import write_midi
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        digits = max(4, len(str(len(pieces) - 1)))
+        for index, piece in enumerate(pieces):
+            write_midi(piece, staging / f"{index:0{digits}d}.mid", program=program)
+        os.chmod(staging, 0o755 & ~_umask())
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return sorted(folder.glob("*.mid"))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_warned_no_pictures = False
+
+
+def _warn_no_pictures() -> None:
+    global _warned_no_pictures
+    if not _warned_no_pictures:
+        from seqtk.plugins.pictures import INSTALL_HINT
+
+        warnings.warn(f"music: no piano-roll pictures, matplotlib is missing; {INSTALL_HINT}", stacklevel=3)
+        _warned_no_pictures = True
+
+
+def _choice(name: str, value: object, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"music: {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def _integer(name: str, value: object, minimum: int, maximum: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum or (maximum is not None and value > maximum):
+        bound = f"in {minimum}..{maximum}" if maximum is not None else f">= {minimum}"
+        raise ValueError(f"music: {name} must be an integer {bound}, got {value!r}")
