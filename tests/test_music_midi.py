@@ -418,3 +418,29 @@ def test_folder_reader_passes_tempo_limits_on(tmp_path: Path) -> None:
     assert [p.name for p in pieces] == ["fine.mid"] and len(skipped) == 1
     pieces, skipped = read_midi_folder(tmp_path, min_tempo_bpm=5)
     assert [(p.name, p.tempo_bpm) for p in pieces] == [("fine.mid", 100.0), ("slow.mid", 10.0)] and skipped == []
+
+
+def test_a_file_without_notes_reads_as_silence_when_allowed(tmp_path: Path) -> None:
+    path = write_midi(Piece([], tempo_bpm=90.0), tmp_path / "silent.mid")
+    piece = read_midi(path, allow_empty=True)
+    assert piece.notes == [] and piece.tempo_bpm == 90.0
+
+
+def test_another_midi_library_reads_written_files_unchanged(tmp_path: Path) -> None:
+    """music21 (the chorales' library, with its own MIDI parser) sees the notes that were written."""
+    music21 = pytest.importorskip("music21")
+    notes = [
+        Note(0.0, 1.0, 60, 80), Note(0.0, 1.0, 64, 80), Note(0.0, 1.0, 67, 80),  # a chord
+        Note(1.0, 0.5, 62, 100), Note(1.5, 0.25, 65, 40), Note(1.75, 2.25, 71, 127), Note(4.5, 1.5, 48, 1),
+    ]
+    path = write_midi(Piece(notes, tempo_bpm=96.0, beats_per_bar=3.0), tmp_path / "out.mid")
+    score = music21.converter.parse(str(path), forceSource=True, quantizePost=False)
+    # music21 splits a note that crosses a bar line into tied notes: join them back.
+    seen = sorted(
+        (float(element.offset), float(element.quarterLength), pitch.midi, element.volume.velocity)
+        for element in score.stripTies().flatten().notes
+        for pitch in element.pitches
+    )
+    assert seen == sorted((n.start, n.duration, n.pitch, n.velocity) for n in notes)
+    assert score.flatten().getElementsByClass("TimeSignature")[0].ratioString == "3/4"
+    assert round(score.flatten().getElementsByClass("MetronomeMark")[0].number) == 96
