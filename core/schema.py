@@ -53,6 +53,12 @@ class Optimizers:
 class Pretrain:
     generator_steps: int = _f(0, doc="Maximum-likelihood (teacher-forced) updates of the generator before adversarial training.", minimum=0)
     discriminator_steps: int = _f(0, doc="Discriminator updates against the pretrained generator before adversarial training.", minimum=0)
+    generator_lr: float | None = _f(
+        None,
+        doc="Learning rate of the generator's pretraining updates (RelGAN pretrains at 1e-2 and trains adversarially at 1e-4); null: `train.optimizer.generator.lr`, the rate of the adversarial phase.",
+        minimum=0.0,
+        exclusive=True,
+    )
 
 
 @dataclass

@@ -202,6 +202,7 @@ class Trainer:
         parts = self.parts
         parts.generator.train()
         parts.discriminator.train()
+        self._set_generator_lr(phase.name == "pretrain_generator")
         if phase.name == "pretrain_generator":
             batch = self.stream.next().to(self.device)
             loss = parts.generator.pretrain_loss(batch)
@@ -228,6 +229,13 @@ class Trainer:
             self._update(loss, parts.generator, self.g_opt, self.config.train.optimizer.generator.grad_clip, "generator")
             parts.estimator.after_generator_step(parts.generator, step=self.state.step - phase.start)
         return logs
+
+    def _set_generator_lr(self, pretraining: bool) -> None:
+        """The phase's learning rate: pretraining may use its own, larger one (set every step, so resuming needs nothing)."""
+        pretrain_lr = self.config.train.pretrain.generator_lr
+        lr = pretrain_lr if pretraining and pretrain_lr is not None else self.config.train.optimizer.generator.lr
+        for group in self.g_opt.param_groups:
+            group["lr"] = lr
 
     def _discriminator_update(self) -> dict[str, float]:
         parts = self.parts

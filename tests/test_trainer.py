@@ -379,3 +379,13 @@ def test_supervised_weight_needs_a_generator_with_a_teacher_forced_loss(tmp_path
     recipe["generator"]["params"]["feed_previous"] = False
     with pytest.raises(RecipeError, match=r"train\.adversarial\.supervised_weight: cannot use the teacher-forced loss: .*feed_previous"):
         run(recipe)
+
+
+def test_pretraining_can_use_its_own_generator_learning_rate(tmp_path: Path) -> None:
+    """RelGAN's schedule: a large rate for maximum likelihood, the optimizer's own for the adversarial phase."""
+    run(tiny(tmp_path, "lr", train__pretrain={"generator_steps": 4, "discriminator_steps": 0, "generator_lr": 0.05}, train__adversarial={"steps": 4}))
+    states = {step: ckpt.load_checkpoint(path) for step, path in ckpt.list_checkpoints(tmp_path / "lr" / "checkpoints")}
+    assert [group["lr"] for group in states[4]["g_optimizer"]["param_groups"]] == [0.05]  # the last pretraining step
+    assert [group["lr"] for group in states[8]["g_optimizer"]["param_groups"]] == [1e-3]  # train.optimizer.generator.lr
+    with pytest.raises(RecipeError, match="train.pretrain.generator_lr"):
+        run(tiny(tmp_path, "bad", train__pretrain={"generator_lr": 0}))
