@@ -2,13 +2,13 @@
 
 Two chains of runs, trained side by side (one thread each):
 
-- ``events``: ``recipes/chorales-events-gan.yaml`` (C-RNN-GAN). ``events-mle`` is the
-  recipe's teacher-forced pretraining alone (adversarial steps 0); ``events-gan`` starts
-  from that generator (``train.init_generator``) and runs the recipe's adversarial phase.
-- ``tokens``: ``recipes/chorales-tokens-gan.yaml`` (event tokens, RelGAN's training), split
-  the same way into ``tokens-mle`` (maximum likelihood only) and ``tokens-gan``.
-
-So each GAN is compared with exactly the generator it started from. Every candidate is
+- ``tokens``: ``recipes/chorales-tokens-gan.yaml`` (event tokens, RelGAN's training).
+  ``tokens-mle`` is the recipe's maximum-likelihood pretraining alone (adversarial steps
+  0); ``tokens-gan`` starts from that generator (``train.init_generator``) and runs the
+  recipe's adversarial phase, so the GAN is compared with exactly the model it started from.
+- ``events``: ``recipes/chorales-events-gan.yaml`` (C-RNN-GAN), which trains
+  adversarially from scratch; ``events-mle`` is the same generator trained only
+  teacher-forced (next-note regression) for ``--events-mle-steps`` steps. Every candidate is
 then scored with the same code against one reference: the held-out chorales' excerpts
 (32 notes every 16, from pieces no run trained on), decoded to notes. Each candidate
 gives as many excerpts as the reference has; distances are ``1 - histogram overlap``
@@ -43,33 +43,32 @@ from typing import Any
 import numpy as np
 
 CHAINS = {
-    "events": "recipes/chorales-events-gan.yaml",
     "tokens": "recipes/chorales-tokens-gan.yaml",
+    "events": "recipes/chorales-events-gan.yaml",
 }
 BASELINES = ("real-train", "random-uniform", "random-marginals")
 
 
-def train_chain(task: tuple[str, str, str, list[str], bool, float]) -> dict[str, Any]:
-    """``<chain>-mle`` then ``<chain>-gan`` from its generator; wall and CPU seconds of each."""
+def train_chain(task: tuple[str, str, str, list[str], bool, float, int]) -> dict[str, Any]:
+    """``<chain>-mle`` and ``<chain>-gan`` (from the MLE generator when the recipe pretrains); seconds of each."""
     import torch
 
     from seqtk.core.api import run
     from seqtk.core.recipe import load_recipe
 
-    chain, recipe_path, out, overrides, reuse, scale = task
+    chain, recipe_path, out, overrides, reuse, scale, mle_steps = task
     torch.set_num_threads(1)
     recipe = load_recipe(recipe_path, overrides).to_dict()
-    pretrain = max(1, round(recipe["train"]["pretrain"]["generator_steps"] * scale))
+    recipe_pretrain = recipe["train"]["pretrain"]["generator_steps"]
+    pretrain = max(1, round((recipe_pretrain or mle_steps) * scale))
     adversarial = max(1, round(recipe["train"]["adversarial"]["steps"] * scale))
     every = max(1, round(recipe["eval"]["every"] * scale))
-    stages = {
-        f"{chain}-mle": [f"train.pretrain.generator_steps={pretrain}", "train.adversarial.steps=0"],
-        f"{chain}-gan": [
-            "train.pretrain.generator_steps=0",
-            f"train.adversarial.steps={adversarial}",
-            f"train.init_generator={Path(out) / f'{chain}-mle'}",
-        ],
-    }
+    mle = [f"train.pretrain.generator_steps={pretrain}", "train.adversarial.steps=0"]
+    if recipe_pretrain:  # the GAN continues from the recipe's own pretraining
+        gan = ["train.pretrain.generator_steps=0", f"train.init_generator={Path(out) / f'{chain}-mle'}"]
+    else:  # the recipe trains adversarially from scratch; its MLE-only twin is a baseline
+        gan = []
+    stages = {f"{chain}-mle": mle, f"{chain}-gan": [*gan, f"train.adversarial.steps={adversarial}"]}
     report: dict[str, Any] = {}
     for name, stage in stages.items():
         run_dir = Path(out) / name
@@ -138,7 +137,7 @@ def score_all(out: Path, runs: list[str], repeats: int, source: str) -> dict[str
     from seqtk.core.api import restore
     from seqtk.plugins.music.features import FEATURES, feature_distance
 
-    parts, recipe, _ = restore(str(out / "events-mle"))
+    parts, recipe, _ = restore(str(out / "events-gan"))
     domain = parts.domain
     reference = domain.to_pieces(domain.load("test").batch, prefix="held-out")
     train = domain.to_pieces(domain.load("train").batch, prefix="train")
@@ -204,11 +203,15 @@ def main() -> None:
     parser.add_argument("--steps-scale", type=float, default=1.0, help="multiply the recipes' step counts (a smoke test only)")
     parser.add_argument("--reuse", action="store_true", help="score finished runs in --out instead of training again")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--events-mle-steps", type=int, default=1500, help="teacher-forced steps of the events-mle baseline")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
 
     overrides = [f"domain.params.source={args.source}"]
-    tasks = [(chain, recipe, str(args.out), overrides, args.reuse, args.steps_scale) for chain, recipe in CHAINS.items()]
+    tasks = [
+        (chain, recipe, str(args.out), overrides, args.reuse, args.steps_scale, args.events_mle_steps)
+        for chain, recipe in CHAINS.items()
+    ]
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         training: dict[str, Any] = {}
