@@ -129,3 +129,15 @@ def test_the_music_quickstart_recipe_runs_with_no_extra(tmp_path: Path) -> None:
     result = run(str(recipe), overrides)
     assert result.steps == 13 and 0.0 <= result.metrics["music-distance"] <= 1.0
     assert len(list((tmp_path / "q" / "samples" / "step-00000013").glob("*.mid"))) == 2
+
+
+def test_event_tokens_train_with_seqgans_policy_gradient_too(tmp_path: Path) -> None:
+    """The reinforce estimator (rollouts from a delayed copy) runs on music tokens as on text."""
+    recipe = tokens_recipe(tmp_path, {"source": "builtin", "builtin_count": 20}, pretrain={"generator_steps": 5}, adversarial={"steps": 2})
+    recipe["domain"]["params"].update(notes=6, stride=6)
+    recipe["preset"] = "seqgan"
+    recipe["estimator"] = {"params": {"rollouts": 2}}
+    recipe["eval"] = {"every": 7, "metrics": ["music-distance"], "samples": 16}
+    result = run(recipe)
+    assert result.steps == 7 and 0.0 <= result.metrics["music-distance"] <= 1.0
+    assert len(list((result.run_dir / "samples" / "step-00000007").glob("*.mid"))) == 6
