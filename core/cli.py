@@ -92,7 +92,16 @@ def _recipe_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    warnings.showwarning = _show_warning
+    # Warnings print as one "seqtk: warning: ..." line while a command runs; restored after,
+    # so a program (or a test) that calls main() keeps its own warning display.
+    shown_before, warnings.showwarning = warnings.showwarning, _show_warning
+    try:
+        return _main(argv)
+    finally:
+        warnings.showwarning = shown_before
+
+
+def _main(argv: list[str]) -> int:
     blocked = _pre_parse_blocked(argv)
     try:
         host = PluginHost(blocked=blocked)

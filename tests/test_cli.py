@@ -109,3 +109,13 @@ def test_an_unexpected_error_names_the_plugin_frame_not_torch(tmp_path: Path, mo
     monkeypatch.setenv("SEQTK_TRACEBACK", "1")
     with pytest.raises(RuntimeError):
         main(["run", str(recipe), "--quiet", "--overwrite"])
+
+
+def test_main_restores_the_warning_display_it_replaces() -> None:
+    import warnings
+
+    from seqtk.core.cli import main
+
+    before = warnings.showwarning
+    main(["list"])
+    assert warnings.showwarning is before
