@@ -8,6 +8,7 @@ are written atomically, so a picture is complete or absent.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,9 +17,12 @@ from seqtk.core.atomic import atomic_open
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.figure import Figure
 
-__all__ = ["INSTALL_HINT", "plotting_available", "new_figure", "save_png"]
+__all__ = ["INSTALL_HINT", "plotting_available", "no_pictures", "new_figure", "save_png"]
 
 INSTALL_HINT = "install it with `pip install 'seqtk[plot]'` (or `pip install matplotlib`)"
+
+#: Set once :func:`no_pictures` has warned that matplotlib is missing.
+_MISSING_WARNED = False
 
 
 def plotting_available() -> bool:
@@ -28,6 +32,19 @@ def plotting_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def no_pictures() -> list[Path]:
+    """Warn once per process that matplotlib is missing; return the empty list of pictures written.
+
+    Every domain that draws calls this instead of drawing, so a run without the ``plot``
+    extra says so once, whichever domains it uses, and never fails for a picture.
+    """
+    global _MISSING_WARNED
+    if not _MISSING_WARNED:
+        _MISSING_WARNED = True
+        warnings.warn(f"seqtk: matplotlib is not installed, so no pictures are written; {INSTALL_HINT}", stacklevel=3)
+    return []
 
 
 def new_figure(width: float, height: float) -> "Figure":

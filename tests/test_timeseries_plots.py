@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from seqtk.core.interfaces import Batch
+from seqtk.plugins import pictures
 from seqtk.plugins.timeseries import plots
 from seqtk.plugins.timeseries.plots import (
     pca_coordinates,
@@ -306,7 +307,7 @@ def test_write_pictures_rejects_token_batches(tmp_path):
 
 def test_without_matplotlib_write_pictures_skips_and_warns_once(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
-    monkeypatch.setattr(plots, "_MISSING_WARNED", False)
+    monkeypatch.setattr(pictures, "_MISSING_WARNED", False)
     assert plotting_available() is False
     real, fake = batches()
     with pytest.warns(UserWarning, match=r"matplotlib is not installed.*pip install 'seqtk\[plot\]'"):
@@ -322,7 +323,7 @@ def test_without_matplotlib_write_pictures_skips_and_warns_once(tmp_path, monkey
 
 def test_write_pictures_respects_a_patched_availability_check(tmp_path, monkeypatch):
     monkeypatch.setattr(plots, "plotting_available", lambda: False)
-    monkeypatch.setattr(plots, "_MISSING_WARNED", False)
+    monkeypatch.setattr(pictures, "_MISSING_WARNED", False)
     real, fake = batches()
     with pytest.warns(UserWarning):
         assert write_pictures(real, fake, tmp_path, "s", feature_names=["u", "v"]) == []

@@ -295,11 +295,12 @@ class MusicDomain(Domain):
             raise DataError(f"{real}: no piece has {_MIN_NOTES} or more notes to compare with the samples")
         fake_excerpts = [_shifted(piece.notes[: int(notes)], piece) for piece in fake_pieces]
         domain = cls(source="builtin", notes=int(notes), stride=int(notes), representation="events", pianoroll=False)
-        domain._fit_events(real_excerpts, source=str(real))
+        real_events = [piece_to_events(piece) for piece in real_excerpts]
+        domain._fit_events(real_events, source=str(real))
         domain._fit_timing(real_pieces)
-        real_batch = domain._encode(real_excerpts)
+        real_batch = domain._event_batch(real_events)
         domain._splits = {"train": SequenceData(real_batch), "test": SequenceData(real_batch)}
-        return domain, real_batch, domain._encode(fake_excerpts)
+        return domain, real_batch, domain._event_batch([piece_to_events(piece) for piece in fake_excerpts])
 
     # ----------------------------------------------------------- preparing
 
@@ -318,9 +319,11 @@ class MusicDomain(Domain):
         if not restored:
             self._fit_timing(train_pieces)
         if self._vocab is None:
+            train_events = [piece_to_events(piece) for piece in train]
             if not restored:
-                self._fit_events(train, source=self._source_label())
-            self._splits = {"train": SequenceData(self._encode(train)), "test": SequenceData(self._encode(test))}
+                self._fit_events(train_events, source=self._source_label())
+            test_batch = self._event_batch([piece_to_events(piece) for piece in test])
+            self._splits = {"train": SequenceData(self._event_batch(train_events)), "test": SequenceData(test_batch)}
             return
         train_ids = [self._vocab.encode(piece) for piece in train]
         test_ids = [self._vocab.encode(piece) for piece in test]
@@ -351,10 +354,11 @@ class MusicDomain(Domain):
             )
         return Batch(values=rows, lengths=torch.tensor(lengths, dtype=torch.long))
 
-    def _fit_events(self, pieces: Sequence[Piece], *, source: str) -> None:
-        self._scaler = EventScaler().fit([piece_to_events(p) for p in pieces], source=source)
+    def _fit_events(self, events: Sequence[np.ndarray], *, source: str) -> None:
+        """The scaling, width and length distribution of excerpts given as ``[notes, 4]`` event arrays."""
+        self._scaler = EventScaler().fit(events, source=source)
         self._max_len = self.notes
-        counts = np.array([min(len(p.notes), self.notes) for p in pieces])
+        counts = np.array([min(len(e), self.notes) for e in events])
         if np.all(counts == self.notes):
             self._length_weights = ()
         else:
@@ -366,18 +370,16 @@ class MusicDomain(Domain):
         self._tempo_bpm = float(statistics.median(p.tempo_bpm for p in pieces))
         self._beats_per_bar = float(statistics.mode(p.beats_per_bar for p in pieces))
 
-    def _encode(self, pieces: Sequence[Piece]) -> Batch:
-        assert self._max_len is not None
+    def _event_batch(self, events: Sequence[np.ndarray]) -> Batch:
+        """``[notes, 4]`` event arrays, scaled, cut to ``max_len`` notes and padded."""
+        assert self._max_len is not None and self._scaler is not None
         width = self._max_len
-        if self._vocab is not None:
-            return self._token_batch([self._vocab.encode(piece) for piece in pieces], "given")
-        assert self._scaler is not None
-        values = np.zeros((len(pieces), width, len(EVENT_FEATURES)), dtype=np.float32)
+        values = np.zeros((len(events), width, len(EVENT_FEATURES)), dtype=np.float32)
         lengths = []
-        for row, piece in enumerate(pieces):
-            events = piece_to_events(piece)[:width]
-            values[row, : len(events)] = self._scaler.transform(events)
-            lengths.append(len(events))
+        for row, excerpt in enumerate(events):
+            excerpt = excerpt[:width]
+            values[row, : len(excerpt)] = self._scaler.transform(excerpt)
+            lengths.append(len(excerpt))
         return Batch(values=torch.from_numpy(values), lengths=torch.tensor(lengths, dtype=torch.long))
 
     def _read_source(self) -> list[Piece]:
@@ -404,8 +406,9 @@ class MusicDomain(Domain):
         from seqtk.plugins.music import pianoroll
 
         if not pianoroll.plotting_available():
-            _warn_no_pictures()
-            return []
+            from seqtk.plugins.pictures import no_pictures
+
+            return no_pictures()
         real: list[Piece] = []
         if self._splits is not None or self.source != "folder" or (self.path is not None and self.path.exists()):
             try:
@@ -522,18 +525,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-_warned_no_pictures = False
-
-
-def _warn_no_pictures() -> None:
-    global _warned_no_pictures
-    if not _warned_no_pictures:
-        from seqtk.plugins.pictures import INSTALL_HINT
-
-        warnings.warn(f"music: no piano-roll pictures, matplotlib is missing; {INSTALL_HINT}", stacklevel=3)
-        _warned_no_pictures = True
 
 
 def _choice(name: str, value: object, choices: Sequence[str]) -> None:

@@ -24,7 +24,6 @@ heavy dependencies for one picture.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -32,7 +31,7 @@ import numpy as np
 import torch
 
 from seqtk.core.interfaces import Batch
-from seqtk.plugins.pictures import INSTALL_HINT, new_figure, plotting_available, save_png
+from seqtk.plugins.pictures import INSTALL_HINT, new_figure, no_pictures, plotting_available, save_png
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.figure import Figure
@@ -43,9 +42,6 @@ __all__ = ["plotting_available", "pca_coordinates", "write_pca", "write_series_g
 DEFAULT_DPI = 100
 #: Above this many features the grid shows no legend (it would hide the panels).
 MAX_LEGEND_FEATURES = 10
-
-#: Set once :func:`write_pictures` has warned that matplotlib is missing.
-_MISSING_WARNED = False
 
 
 # --------------------------------------------------------------------------- availability
@@ -395,15 +391,6 @@ def write_pictures(
         feature_names=feature_names, seed=seed, dpi=dpi,
     ))
     return written
-
-
-def no_pictures() -> list[Path]:
-    """Warn once per process that matplotlib is missing; return the empty list of pictures written."""
-    global _MISSING_WARNED
-    if not _MISSING_WARNED:
-        _MISSING_WARNED = True
-        warnings.warn(f"seqtk: matplotlib is not installed, so no pictures are written; {INSTALL_HINT}", stacklevel=3)
-    return []
 
 
 def pca_possible(real_lengths: np.ndarray) -> bool:
