@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from seqtk.core.atomic import atomic_open
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["INSTALL_HINT", "plotting_available", "no_pictures", "new_figure", "save_png"]
+__all__ = ["INSTALL_HINT", "plotting_available", "no_pictures", "new_figure", "side_by_side", "save_png"]
 
 INSTALL_HINT = "install it with `pip install 'seqtk[plot]'` (or `pip install matplotlib`)"
 
@@ -55,6 +56,31 @@ def new_figure(width: float, height: float) -> "Figure":
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
+
+
+def side_by_side(
+    width: float, titles: tuple[str, str], counts: tuple[int, int], xlabel: str
+) -> tuple["Figure", Any, list[tuple[int, int, "Axes"]]]:
+    """Real examples in the left column, generated ones in the right, one panel per example.
+
+    Every picture that compares the two sides uses this layout, so they read alike: the
+    columns share both axes, each column has its title on top and ``xlabel`` below, and a
+    column with fewer examples than the other leaves its lower panels blank. Returns the
+    figure, the ``[rows, 2]`` grid of axes, and ``(column, row, axes)`` for each panel to draw.
+    """
+    rows = max(*counts, 1)
+    figure = new_figure(width, 1.8 * rows + 0.6)
+    grid = figure.subplots(rows, 2, sharex=True, sharey=True, squeeze=False)
+    panels = []
+    for column, (title, count) in enumerate(zip(titles, counts)):
+        grid[0, column].set_title(title)
+        grid[-1, column].set_xlabel(xlabel)
+        for row in range(rows):
+            if row < count:
+                panels.append((column, row, grid[row, column]))
+            else:
+                grid[row, column].set_axis_off()
+    return figure, grid, panels
 
 
 def save_png(figure: "Figure", path: Path, dpi: int) -> Path:

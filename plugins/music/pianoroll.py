@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from seqtk.plugins.music.notes import Note, Piece
-from seqtk.plugins.pictures import INSTALL_HINT, new_figure, plotting_available, save_png
+from seqtk.plugins.pictures import INSTALL_HINT, plotting_available, save_png, side_by_side
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -114,20 +114,13 @@ def _pianoroll_figure(real: Sequence[Piece], fake: Sequence[Piece], examples: in
     """
     shown = (list(real[:examples]), list(fake[:examples]))
     rows = max(len(shown[0]), len(shown[1]))
-    figure = new_figure(10.0, 1.8 * rows + 0.6)
-    grid = figure.subplots(rows, 2, sharex=True, sharey=True, squeeze=False)
+    titles = (_COLUMNS[0][0], _COLUMNS[1][0])
+    figure, grid, panels = side_by_side(10.0, titles, (len(shown[0]), len(shown[1])), "beat")
     everything = shown[0] + shown[1]
     low, high = _pitch_limits(everything, max_beats)
-    for column, ((title, color), pieces) in enumerate(zip(_COLUMNS, shown)):
-        grid[0, column].set_title(title)
-        for row in range(rows):
-            axes = grid[row, column]
-            if row >= len(pieces):
-                axes.set_axis_off()
-                continue
-            _draw_piece(axes, pieces[row], max_beats, color)
-            axes.grid(True, axis="x", linewidth=0.4, alpha=0.5)
-        grid[-1, column].set_xlabel("beat")
+    for column, row, axes in panels:
+        _draw_piece(axes, shown[column][row], max_beats, _COLUMNS[column][1])
+        axes.grid(True, axis="x", linewidth=0.4, alpha=0.5)
     for row in range(rows):
         grid[row, 0].set_ylabel("pitch")
     grid[0, 0].set_xlim(0.0, _time_limit(everything, max_beats))  # shared: every panel

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from seqtk.core.interfaces import Batch
-from seqtk.plugins.pictures import INSTALL_HINT, new_figure, no_pictures, plotting_available, save_png
+from seqtk.plugins.pictures import INSTALL_HINT, new_figure, no_pictures, plotting_available, save_png, side_by_side
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.figure import Figure
@@ -275,25 +275,15 @@ def _grid_figure(
     rng = np.random.default_rng(seed)
     real_rows, fake_rows = _subsample(len(real), examples, rng), _subsample(len(fake), examples, rng)
     shown = [(real[real_rows], real_lengths[real_rows]), (fake[fake_rows], fake_lengths[fake_rows])]
-    rows = max(len(real_rows), len(fake_rows), 1)
-    figure = new_figure(8.0, 1.8 * rows + 0.6)
-    grid = figure.subplots(rows, 2, sharex=True, sharey=True, squeeze=False)
+    figure, grid, panels = side_by_side(8.0, ("real", "synthetic"), (len(real_rows), len(fake_rows)), "step")
     limits = _shared_limits(shown)
-    for column, (label, indices, (values, lengths)) in enumerate(
-        zip(("real", "synthetic"), (real_rows, fake_rows), shown)
-    ):
-        grid[0, column].set_title(label)
-        for row in range(rows):
-            axes = grid[row, column]
-            if row >= len(indices):
-                axes.set_axis_off()
-                continue
-            _draw_series(axes, values[row], int(lengths[row]), feature_names)
-            axes.text(
-                0.01, 0.97, f"#{int(indices[row])}, {int(lengths[row])} steps", transform=axes.transAxes,
-                va="top", ha="left", fontsize="x-small",
-            )
-        grid[-1, column].set_xlabel("step")
+    for column, row, axes in panels:
+        indices, (values, lengths) = (real_rows, fake_rows)[column], shown[column]
+        _draw_series(axes, values[row], int(lengths[row]), feature_names)
+        axes.text(
+            0.01, 0.97, f"#{int(indices[row])}, {int(lengths[row])} steps", transform=axes.transAxes,
+            va="top", ha="left", fontsize="x-small",
+        )
     if limits is not None:
         grid[0, 0].set_ylim(*limits)  # shared: applies to every panel
     if len(feature_names) <= MAX_LEGEND_FEATURES:
