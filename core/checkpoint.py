@@ -11,9 +11,10 @@ import io
 import pickle
 import random
 import re
+import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -23,7 +24,11 @@ from seqtk.core.errors import CheckpointError
 
 #: Bumped when the layout of a checkpoint changes; newer files are refused clearly.
 FORMAT_VERSION = 1
+#: What ``seqtk sample`` reads from a run's checkpoint (``load_checkpoint(path, required=SAMPLE_KEYS)``).
+SAMPLE_KEYS = ("step", "recipe", "domain", "generator")
 _NAME = re.compile(r"^step-(\d{8,})\.pt$")
+#: Every file torch.save writes (its zip format) starts with these bytes.
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -51,26 +56,120 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint without executing anything it contains."""
+def load_checkpoint(path: Path, *, required: Iterable[str] = ()) -> dict[str, Any]:
+    """Load a checkpoint without executing anything it contains.
+
+    ``required`` names entries the caller reads (``SAMPLE_KEYS``); a file without them is
+    refused here, naming it, rather than failing later with a bare ``KeyError``.
+    """
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with path.open("rb") as handle:
+            head = handle.read(len(_ZIP_MAGIC))
+    except OSError as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({exc.strerror or exc})") from None
+    if not head:
+        raise CheckpointError(f"{path}: unreadable or truncated checkpoint: the file is empty (0 bytes)")
+    if head != _ZIP_MAGIC:
+        # seqtk writes torch's zip format only: anything else (a bare pickle, a text file,
+        # random bytes) never reaches an unpickler, however restricted.
+        raise CheckpointError(
+            f"{path}: not a seqtk checkpoint: a checkpoint is a zip archive written by torch.save (it starts with "
+            f"{_ZIP_MAGIC!r}), this file starts with {head!r}"
+        )
+    try:
+        with warnings.catch_warnings():  # torch's notes on pickle protocols are not the user's business
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f"{path}: refused: it holds Python objects beyond tensors and plain data, which could run code "
-            f"when loaded ({str(exc).splitlines()[0]})"
+            f"{path}: refused: it holds Python objects beyond tensors and plain data{_named_global(exc)}, which could run "
+            "code when loaded; seqtk never loads such files: use a checkpoint written by 'seqtk run'"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as exc:
+        raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({_first_sentence(exc)})") from None
     if not isinstance(state, dict) or "format" not in state:
         raise CheckpointError(f"{path}: not a seqtk checkpoint (no 'format' key)")
-    if not isinstance(state["format"], int) or state["format"] > FORMAT_VERSION:
+    if isinstance(state["format"], bool) or not isinstance(state["format"], int):
+        raise CheckpointError(f"{path}: not a seqtk checkpoint (its format {state['format']!r} is not a version number)")
+    if state["format"] > FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: written by a newer seqtk (checkpoint format {state['format']!r}; this seqtk reads {FORMAT_VERSION}): upgrade seqtk"
         )
+    missing = [key for key in required if key not in state]
+    if missing:
+        raise CheckpointError(
+            f"{path}: not a complete seqtk run checkpoint: it lacks {', '.join(map(repr, missing))} "
+            "(written by another program, or edited?); use a checkpoint that 'seqtk run' wrote"
+        )
     return state
+
+
+def _named_global(exc: BaseException) -> str:
+    """" (here: pathlib.Path.touch)" from torch's refusal, which names the first object it would have built."""
+    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+    return f" (here: {match.group(1)})" if match else ""
+
+
+def _first_sentence(exc: BaseException) -> str:
+    """The first sentence of an exception's first line: torch's own messages go on for a paragraph."""
+    line = next((part.strip() for part in str(exc).splitlines() if part.strip()), "")
+    sentence = line.split(". ", 1)[0].rstrip(".")
+    return f"{type(exc).__name__}: {sentence}" if sentence else type(exc).__name__
+
+
+def load_weights(module: torch.nn.Module, weights: Any, path: Path, what: str) -> None:
+    """Load ``weights`` (a checkpoint entry) into ``module``; ``CheckpointError`` naming ``path`` if they do not fit.
+
+    ``torch``'s own error is a multi-line ``RuntimeError``; its first specific line (the first
+    missing key or size mismatch) is kept so the user sees which tensor differs.
+    """
+    if not isinstance(weights, Mapping):
+        raise CheckpointError(f"{path}: its {what} entry is {type(weights).__name__}, not a mapping of tensors; the checkpoint is damaged")
+    try:
+        module.load_state_dict(weights)
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 else lines[0] if lines else type(exc).__name__
+        raise CheckpointError(
+            f"{path}: its {what} weights do not fit the {what} this recipe builds ({detail.rstrip('.')}); "
+            "the checkpoint belongs to another recipe or was edited"
+        ) from None
+
+
+def recipe_differences(saved: Any, current: Mapping[str, Any], ignore: Iterable[str] = (), limit: int = 5) -> list[str]:
+    """``"key.path: X in the checkpoint, Y now"`` for each setting that differs, ``ignore``d paths (and below) left out.
+
+    Lets a refused ``--resume`` say *which* setting changed instead of only that one did.
+    """
+    skipped = tuple(ignore)
+    old, new = _flatten(saved if isinstance(saved, Mapping) else {}), _flatten(current)
+    found = []
+    for key in sorted(set(old) | set(new)):
+        if any(key == path or key.startswith(path + ".") for path in skipped):
+            continue
+        if old.get(key, _ABSENT) != new.get(key, _ABSENT):
+            found.append(f"{key}: {_shown(old.get(key, _ABSENT))} in the checkpoint, {_shown(new.get(key, _ABSENT))} now")
+    return found[:limit] + ([f"and {len(found) - limit} more"] if len(found) > limit else [])
+
+
+_ABSENT = object()
+
+
+def _flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, item in value.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(item, Mapping) and item:
+            flat.update(_flatten(item, path))
+        else:
+            flat[path] = list(item) if isinstance(item, tuple) else item
+    return flat
+
+
+def _shown(value: Any) -> str:
+    return "absent" if value is _ABSENT else repr(value)
 
 
 def prune_checkpoints(directory: Path, keep: int) -> None:

@@ -1,8 +1,15 @@
 """``metrics.jsonl``: one JSON object per line, durable and truncatable on resume.
 
-A checkpoint records the log's size when it was taken; resuming cuts the log back to
-that size, so lines written after the checkpoint (by a run that was then killed) are
-replaced by the identical lines the resumed run writes again.
+A checkpoint records the log's size when it was taken (after an fsync, so those bytes
+survive a crash); resuming cuts the log back to that size, so lines written after the
+checkpoint (by a run that was then killed) are replaced by the identical lines the resumed
+run writes again.
+
+What a kill -9 leaves, before any resume: the log is a byte prefix of what the
+uninterrupted run writes, at least as long as the newest checkpoint's ``log_size``. Each
+line reaches the kernel in one ``write``, so it normally ends at a line boundary, but a
+kill is not promised to land between lines: ``read_metrics`` skips a last line that was
+cut short, and the resume cuts it off.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
+
+from seqtk.core.errors import CheckpointError
 
 
 class MetricsLog:
@@ -31,7 +40,20 @@ class MetricsLog:
         return self._handle.tell()
 
     def truncate(self, size: int) -> None:
+        """Cut the log back to ``size`` bytes (a checkpoint's ``log_size``), never extend it.
+
+        A log shorter than its checkpoint recorded lost lines the checkpoint counts on (it
+        was edited, or replaced by an older copy); padding it would write NUL bytes into
+        the log, so that is refused.
+        """
         self._handle.flush()
+        actual = os.fstat(self._handle.fileno()).st_size
+        if actual < size:
+            raise CheckpointError(
+                f"{self.path}: holds {actual} bytes, fewer than the {size} that the checkpoint being resumed recorded: "
+                "lines logged before that checkpoint are missing (was the file edited or replaced by an older copy?); "
+                "put the complete log back, or start the run again with --overwrite"
+            )
         self._handle.truncate(size)
         self._handle.seek(size)
 
@@ -45,5 +67,17 @@ def _finite(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The records of a metrics log; a last line cut short (no newline, not JSON) by a kill is skipped."""
     with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        lines = handle.readlines()
+    if lines and not lines[-1].endswith("\n") and not _parses(lines[-1]):
+        lines.pop()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _parses(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True

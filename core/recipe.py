@@ -8,6 +8,7 @@ component is imported or any tensor exists.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -79,7 +80,11 @@ def load_recipe(
     overrides = tuple(overrides)
     lines: dict[str, int] = {}
     if isinstance(source, Mapping):
-        label, document = "<recipe>", copy.deepcopy(dict(source))
+        label = "<recipe>"
+        try:
+            document = copy.deepcopy(dict(source))
+        except RecursionError:
+            raise RecipeError(label, [Problem("", "nested too deeply; a recipe is a few levels deep")]) from None
     else:
         label = str(source)
         document, lines = _read_yaml(Path(source))
@@ -87,10 +92,21 @@ def load_recipe(
     overridden = _apply_overrides(document, overrides, problems)
     recipe = _validate(document, label, host, problems)
     if problems:
-        raise RecipeError(label, [_locate(p, lines, overridden) for p in problems])
+        raise RecipeError(label, [_one_line(_locate(p, lines, overridden)) for p in problems])
     assert recipe is not None
     recipe.overrides = overrides
     return recipe
+
+
+def _one_line(problem: Problem) -> Problem:
+    """The problem with unprintable characters (newlines, tabs, NULs) escaped: one problem, one line."""
+    return Problem(_printable(problem.path), _printable(problem.message), problem.line)
+
+
+def _printable(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def _locate(problem: Problem, lines: Mapping[str, int], overridden: set[str]) -> Problem:
@@ -103,52 +119,199 @@ def _locate(problem: Problem, lines: Mapping[str, int], overridden: set[str]) ->
     return Problem(problem.path, problem.message, lines.get(path, problem.line))
 
 
+#: The most values (mappings, lists and scalars, counted as often as aliases repeat them)
+#: a recipe may expand to. Real recipes hold a few hundred; anchors that multiply past
+#: this ("a billion laughs") would stall every step that walks the recipe.
+MAX_VALUES = 100_000
+#: 100 opening brackets in a row: far deeper than any recipe, and the start of a file that
+#: would take PyYAML minutes to reject.
+_DEEP_FLOW = re.compile(r"(?:[\[{][ \t\r\n]*){100}")
+
+
 def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     label = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise RecipeError(label, [Problem("", "no such recipe file")]) from None
-    except UnicodeDecodeError as exc:
-        raise RecipeError(label, [Problem("", f"not UTF-8 text (byte {exc.start}): is this a recipe?")]) from None
     except OSError as exc:
         raise RecipeError(label, [Problem("", f"cannot read: {exc.strerror or exc}")]) from None
     try:
-        document = yaml.safe_load(text)
-        lines = _key_lines(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecipeError(label, [Problem("", _not_utf8_message(data, exc))]) from None
+    deep = _DEEP_FLOW.search(text)
+    if deep:  # PyYAML's scanner slows quadratically on such runs before it fails: refuse them first
+        line = text.count("\n", 0, deep.start()) + 1
+        raise RecipeError(label, [Problem("", f"invalid YAML: brackets nested too deeply at line {line}; a recipe is a few levels deep")])
+    try:
+        document, root = _parse(text)
     except yaml.YAMLError as exc:
-        raise RecipeError(label, [Problem("", _yaml_message(exc))]) from None
-    if document is None:
+        raise RecipeError(label, [Problem("", _yaml_message(exc, text))]) from None
+    except RecursionError:
+        raise RecipeError(label, [Problem("", "invalid YAML: nested too deeply to read; a recipe is a few levels deep")]) from None
+    except _StructureError as exc:
+        raise RecipeError(label, [_one_line(p) for p in exc.problems]) from None
+    if document is None or root is None:
         raise RecipeError(label, [Problem("", "the recipe is empty; start from recipes/quickstart.yaml")])
     if not isinstance(document, dict):
-        raise RecipeError(label, [Problem("", f"a recipe must be a mapping of sections, got {type(document).__name__}")])
-    return document, lines
+        where = f" (line {root.start_mark.line + 1})"
+        raise RecipeError(label, [Problem("", f"a recipe must be a mapping of sections (key: value lines), got {_kind(document)}{where}")])
+    return document, _key_lines(root)
 
 
-def _yaml_message(exc: yaml.YAMLError) -> str:
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "an integer", float: "a number", bool: "a boolean"}.get(type(value), type(value).__name__)
+
+
+def _not_utf8_message(data: bytes, exc: UnicodeDecodeError) -> str:
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    hint = "it looks like UTF-16: re-save it as UTF-8" if utf16 else "re-save it as UTF-8 (is this a recipe?)"
+    return f"not UTF-8 text: byte {data[exc.start:exc.start + 1]!r} at line {line}, column {column}; {hint}"
+
+
+class _StructureError(Exception):
+    """Problems found in the YAML node graph before any value is built."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, whose value errors are YAML errors located at their node.
+
+    The safe constructors let some values escape as bare Python exceptions: an impossible
+    date (``2021-02-30``), ``!!int abc``, ``!!timestamp 2001-12-14x``, ``!!bool maybe``.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            shown = repr(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
+            reason = f": {exc}" if isinstance(exc, ValueError) and str(exc) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{shown} is not a valid {tag} value{reason}", node.start_mark
+            ) from None
+
+
+def _parse(text: str) -> tuple[Any, yaml.Node | None]:
+    """Parse once: compose the node graph, check its structure, then build plain values (safely).
+
+    Duplicate keys, alias loops and alias bombs are refused on the nodes, before a value is
+    built; python/* tags are refused by the safe constructor, so nothing in a recipe runs.
+    """
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, None
+        problems = _structure_problems(root)
+        if problems:
+            raise _StructureError(problems)
+        return loader.construct_document(root), root
+    finally:
+        loader.dispose()
+
+
+def _structure_problems(root: yaml.Node) -> list[Problem]:
+    """Keys given twice in one mapping (YAML keeps the last one silently), alias loops, alias bombs."""
+    problems: list[Problem] = []
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def walk(node: yaml.Node, path: str) -> int:
+        """The number of values ``node`` expands to (aliases counted each time they are used)."""
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in active:
+            raise _StructureError([Problem(path, f"an alias is used inside the value it names, an endless value (line {node.start_mark.line + 1}); remove the loop")])
+        active.add(id(node))
+        size = 1
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                child = path
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    child = f"{path}.{schema.key_text(key_node.value)}" if path else schema.key_text(key_node.value)
+                    line = key_node.start_mark.line + 1
+                    if key_node.value in seen:
+                        problems.append(
+                            Problem(
+                                child,
+                                f"is given twice (first on line {seen[key_node.value]}); YAML would silently keep only "
+                                "this second one: remove one of them",
+                                line,
+                            )
+                        )
+                    seen.setdefault(key_node.value, line)
+                size += walk(key_node, child) + walk(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            size += sum(walk(item, f"{path}.{index}" if path else str(index)) for index, item in enumerate(node.value))
+        active.discard(id(node))
+        sizes[id(node)] = size
+        return size
+
+    total = walk(root, "")
+    if total > MAX_VALUES:
+        problems.append(
+            Problem(
+                "",
+                f"anchors and aliases expand this recipe to {total} values, more than the {MAX_VALUES} a recipe may hold; "
+                "write the values out instead of repeating aliases",
+            )
+        )
+    return problems
+
+
+def _yaml_message(exc: yaml.YAMLError, text: str = "") -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character: the reader knows only its offset
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        where, problem = f" at line {line}, column {column}", f"character {exc.character!r} is not allowed in YAML text"
     if "could not determine a constructor" in str(exc):
+        problem = problem.replace("tag:yaml.org,2002:", "!!")
         problem = f"{problem}; YAML tags that build Python objects are refused (only plain YAML is read)"
+    elif "'\\t'" in problem:
+        problem = f"{problem}; YAML indents with spaces, never tabs"
+    elif problem.startswith("mapping values are not allowed"):
+        problem = f"{problem}; check the indentation of this line against the lines above it"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context_mark is not None and (mark is None or context_mark.line != mark.line):
+        problem = f"{problem} ({context} that starts at line {context_mark.line + 1}, column {context_mark.column + 1})"
     return f"invalid YAML{where}: {problem}"
 
 
-def _key_lines(text: str) -> dict[str, int]:
-    """Map each key path ("train.batch_size") to the line it is written on."""
+def _key_lines(root: yaml.Node) -> dict[str, int]:
+    """Map each key path ("train.batch_size") to the line it is written on.
+
+    Each node is visited once: a value reached again through an alias keeps the lines of
+    its first appearance, and the walk stays linear in the size of the file.
+    """
     lines: dict[str, int] = {}
+    visited: set[int] = set()
 
     def walk(node: yaml.Node, path: str) -> None:
+        if id(node) in visited:
+            return
+        visited.add(id(node))
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode):
-                    child = f"{path}.{key_node.value}" if path else str(key_node.value)
+                    child = f"{path}.{schema.key_text(key_node.value)}" if path else schema.key_text(key_node.value)
                     lines.setdefault(child, key_node.start_mark.line + 1)
                     walk(value_node, child)
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is not None:
-        walk(root, "")
+    walk(root, "")
     return lines
 
 
@@ -161,10 +324,16 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     parts = key.strip().split(".")
     if not sep or not all(part.strip() for part in parts):
         raise ValueError(f"expected KEY.PATH=VALUE, got {text!r}")
+    if _DEEP_FLOW.search(raw):
+        raise ValueError(f"value of {key!r} has brackets nested too deeply")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = _parse(raw)[0] if raw.strip() else ""
+    except _StructureError as exc:
+        raise ValueError(f"value of {key!r}: {'; '.join(p.message for p in exc.problems)}") from None
     except yaml.YAMLError as exc:
-        raise ValueError(f"value of {key!r} is not valid YAML: {_yaml_message(exc)}") from None
+        raise ValueError(f"value of {key!r} is not valid YAML: {_yaml_message(exc, raw)}") from None
+    except RecursionError:
+        raise ValueError(f"value of {key!r} is nested too deeply to read") from None
     return [part.strip() for part in parts], value
 
 
@@ -215,10 +384,24 @@ def _validate(document: dict[str, Any], label: str, host: PluginHost, problems: 
     if data is None:
         return None
     recipe = Recipe(data=data, source=label)
+    _check_schedule(data, problems)
     _check_components(recipe, host.registry, problems, report_missing=preset_ok)
     if not problems:  # plugins see only recipes the core accepts, so they need no defensive code
         problems.extend(host.validate_recipe(recipe))
     return recipe
+
+
+def _check_schedule(data: schema.RecipeData, problems: list[Problem]) -> None:
+    """A run of zero steps trains nothing and writes no checkpoint to resume or sample from."""
+    train = data.train
+    if train.pretrain.generator_steps + train.pretrain.discriminator_steps + train.adversarial.steps == 0:
+        problems.append(
+            Problem(
+                "train.adversarial.steps",
+                "the recipe trains for 0 steps in all (train.pretrain.generator_steps, train.pretrain.discriminator_steps "
+                "and train.adversarial.steps are all 0), so nothing would be trained or checkpointed; set one of them to at least 1",
+            )
+        )
 
 
 def _expand_preset(document: dict[str, Any], registry: Registry, problems: list[Problem]) -> bool:
@@ -307,7 +490,7 @@ def _check_params(entry: Any, params: Mapping[str, Any], path: str, problems: li
         problems.append(Problem(path.rsplit(".", 1)[0] + ".name", str(exc)))
         return
     for key, message in found:
-        problems.append(Problem(f"{path}.{key}" if key else path, message))
+        problems.append(Problem(f"{path}.{schema.key_text(key)}" if key != "" else path, message))
 
 
 def _domain_default_metrics(entry: Any, problems: list[Problem]) -> tuple[str, ...]:

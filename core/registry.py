@@ -8,6 +8,7 @@ their code lives.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ class Entry:
                 if key in INJECTED_ARGUMENTS:
                     problems.append((key, "is set by seqtk itself and cannot appear in params"))
                 elif key not in accepted:
-                    close = get_close_matches(key, list(accepted), n=1)
+                    close = get_close_matches(str(key), list(accepted), n=1)  # YAML keys may be numbers or null
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
                     valid = ", ".join(accepted) or "none"
                     problems.append((key, f"unknown parameter for {self.label}{hint}; valid: {valid}"))
@@ -163,11 +164,22 @@ def _settable(signature: inspect.Signature) -> dict[str, inspect.Parameter]:
 
 
 def _type_hints(target: Callable[..., Any]) -> dict[str, Any]:
+    """The target's parameter hints; resolved once per target, as every recipe check asks again."""
+    try:
+        return _cached_type_hints(target)
+    except TypeError:  # an unhashable callable object: resolve it every time
+        return _resolve_type_hints(target)
+
+
+def _resolve_type_hints(target: Callable[..., Any]) -> dict[str, Any]:
     function = target.__init__ if inspect.isclass(target) else target
     try:
         return typing.get_type_hints(function)
     except Exception:  # unresolvable annotations: fall back to no type checking
         return {}
+
+
+_cached_type_hints = functools.lru_cache(maxsize=512)(_resolve_type_hints)
 
 
 class Registry:

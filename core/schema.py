@@ -7,6 +7,7 @@ plain YAML mapping into these dataclasses, reporting every problem with its key 
 
 from __future__ import annotations
 
+import functools
 import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from difflib import get_close_matches
@@ -18,8 +19,21 @@ from seqtk.core.errors import Problem
 SCHEMA_VERSION = 1
 
 
-def _f(default: Any = MISSING, *, doc: str, minimum: float | None = None, exclusive: bool = False, factory: Any = MISSING) -> Any:
-    meta = {"doc": doc, "minimum": minimum, "exclusive": exclusive}
+#: Every integer of a recipe must fit a signed 64-bit integer: torch and numpy take seeds,
+#: sizes and counts as int64, and fail deep inside a run (not in the recipe check) beyond it.
+INT64_MAX = 2**63 - 1
+
+
+def _f(
+    default: Any = MISSING,
+    *,
+    doc: str,
+    minimum: float | None = None,
+    exclusive: bool = False,
+    maximum: int | None = None,
+    factory: Any = MISSING,
+) -> Any:
+    meta = {"doc": doc, "minimum": minimum, "exclusive": exclusive, "maximum": maximum}
     if factory is not MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -75,12 +89,12 @@ class Adversarial:
 
 @dataclass
 class Train:
-    batch_size: int = _f(64, doc="Sequences per batch, real and generated alike.", minimum=1)
+    batch_size: int = _f(64, doc="Sequences per batch, real and generated alike; per process under torchrun (the global batch is this times the number of processes).", minimum=1, maximum=2**20)
     device: Literal["auto", "cpu", "cuda"] = _f("auto", doc="`auto` uses CUDA when present, else the CPU.")
     pretrain: Pretrain = _f(doc="Optional pretraining before the adversarial phase.", factory=Pretrain)
     adversarial: Adversarial = _f(doc="The adversarial phase.", factory=Adversarial)
     optimizer: Optimizers = _f(doc="Adam settings per network.", factory=Optimizers)
-    cpu_threads: int | None = _f(None, doc="Threads torch may use on the CPU; null keeps torch's default. Small recurrent models often run fastest with 1.", minimum=1)
+    cpu_threads: int | None = _f(None, doc="Threads torch may use on the CPU; null keeps torch's default. Small recurrent models often run fastest with 1.", minimum=1, maximum=1024)
     log_every: int = _f(10, doc="Write losses to metrics.jsonl every this many steps.", minimum=1)
     init_generator: str | None = _f(
         None,
@@ -92,7 +106,7 @@ class Train:
 class Eval:
     every: int = _f(100, doc="Evaluate the metrics every this many steps (and before the first and after the last), except during discriminator pretraining, when the generator does not change.", minimum=1)
     metrics: list[str] | None = _f(None, doc="Metric names from the registry; null uses the domain's defaults.")
-    samples: int = _f(1000, doc="Generated sequences per evaluation (compared with as many held-out real ones).", minimum=1)
+    samples: int = _f(1000, doc="Generated sequences per evaluation (compared with as many held-out real ones).", minimum=1, maximum=10**6)
 
 
 @dataclass
@@ -100,7 +114,7 @@ class Output:
     dir: str = _f("runs/{name}", doc="Run directory; `{name}` is replaced by the recipe's name. Relative paths are relative to the working directory.")
     checkpoint_every: int = _f(100, doc="Save a checkpoint every this many steps (and at the end).", minimum=1)
     keep_checkpoints: int = _f(2, doc="How many recent checkpoints to keep.", minimum=1)
-    samples: int = _f(64, doc="Generated sequences written to samples/ at each evaluation.", minimum=0)
+    samples: int = _f(64, doc="Generated sequences written to samples/ at each evaluation.", minimum=0, maximum=10**6)
 
 
 @dataclass
@@ -135,13 +149,13 @@ def convert(cls: type, data: Any, path: str, problems: list[Problem]) -> Any:
     if not isinstance(data, dict):
         problems.append(Problem(path, typecheck.check(data, dict) or "expected a mapping"))
         return None
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     known = {f.name: f for f in fields(cls)}
     for key in data:
         if key not in known:
             close = get_close_matches(str(key), list(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(Problem(_join(path, str(key)), f"unknown key{hint}; valid: {', '.join(known)}"))
+            problems.append(Problem(_join(path, key_text(key)), f"unknown key{hint}; valid: {', '.join(known)}"))
     values: dict[str, Any] = {}
     for name, spec in known.items():
         key_path = _join(path, name)
@@ -171,15 +185,37 @@ def convert(cls: type, data: Any, path: str, problems: list[Problem]) -> Any:
         return None
 
 
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved type hints of a schema dataclass (resolving them compiles every annotation: do it once)."""
+    return typing.get_type_hints(cls)
+
+
 def _limit_problem(value: Any, meta: typing.Mapping[str, Any]) -> str | None:
-    minimum = meta.get("minimum")
-    if minimum is None or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+    """The field's own bounds, and for integers the int64 range that torch and numpy accept."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if meta.get("exclusive") and value <= minimum:
+    minimum, maximum = meta.get("minimum"), meta.get("maximum")
+    if minimum is not None and meta.get("exclusive") and value <= minimum:
         return f"must be greater than {minimum:g}, got {value!r}"
-    if value < minimum:
+    if minimum is not None and value < minimum:
         return f"must be at least {minimum:g}, got {value!r}"
+    if maximum is not None and value > maximum:
+        return f"must be at most {maximum}, got {value!r}: far more than any run needs"
+    if isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+        return f"must fit in 64 bits (at most {INT64_MAX} in size), got {value!r}"
     return None
+
+
+def key_text(key: Any) -> str:
+    """A key as it appears in a key path: plain names as they are, anything else quoted.
+
+    A key that is empty, not a string, or holds spaces at its ends or unprintable characters
+    (a newline, a tab) is shown as its ``repr``, so every problem stays on one readable line.
+    """
+    if isinstance(key, str) and key and key.isprintable() and key.strip() == key:
+        return key
+    return repr(key)
 
 
 def _join(path: str, key: str) -> str:

@@ -7,6 +7,7 @@ that ``batch_size: "64"`` and ``params: {hidden_dim: "64"}`` get the same kind o
 from __future__ import annotations
 
 import collections.abc
+import math
 import types
 import typing
 from typing import Any, Iterable, Literal, Union
@@ -81,7 +82,9 @@ def check(value: Any, hint: Any) -> str | None:
     elif hint is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        # NaN and infinity pass every comparison with a limit (`lr: .nan` is not "<= 0"),
+        # then poison training: no setting of seqtk takes them.
+        ok = (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and math.isfinite(value))
     elif hint is str:
         ok = isinstance(value, str)
     elif origin is Literal:
@@ -107,5 +110,7 @@ def check(value: Any, hint: Any) -> str | None:
         return None
     if ok:
         return None
+    if isinstance(value, float) and not math.isfinite(value) and "a number" in describe(hint):
+        return f"expected {describe(hint).replace('a number', 'a finite number')}, got {value!r} (NaN and infinity are not accepted)"
     shown = f" {value!r}" if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
     return f"expected {describe(hint)}, got {_type_name(value)}{shown}"
