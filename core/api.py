@@ -64,29 +64,43 @@ def run(
     host: PluginHost | None = None,
     callbacks: Iterable[Any] = (),
 ) -> RunResult:
-    """Train a recipe into its run directory and return the final metrics."""
-    from seqtk.core.trainer import Trainer  # torch is imported only when a run starts
+    """Train a recipe into its run directory and return the final metrics.
 
+    Launched by torchrun, every process calls this; they train data-parallel, rank 0 alone
+    touches the run directory, and only rank 0's result holds metrics.
+    """
     host = host or PluginHost()
-    recipe = validate(source, overrides, host=host)
+    recipe = validate(source, overrides, host=host)  # before importing torch: a recipe error is reported at once
+
+    from seqtk.core.assemble import resolve_device
+    from seqtk.core.distributed import Distributed, process_group
+    from seqtk.core.trainer import Trainer
     run_dir = recipe.run_dir()
-    _check_run_dir(run_dir, resume=resume, overwrite=overwrite)
-    # Build everything before touching the directory: a recipe that fails to build must
-    # leave an earlier run (and the file system) exactly as it was.
-    trainer = Trainer(recipe, host.registry, run_dir, callbacks=[*host.callbacks(recipe), *callbacks], progress=progress)
+    dist = Distributed.from_environment()
+    device = dist.device(resolve_device(recipe.data.train.device, recipe.source))
+    with process_group(dist, device):
+        dist.from_main(lambda: _check_run_dir(run_dir, resume=resume, overwrite=overwrite))
+        # Build everything before touching the directory: a recipe that fails to build must
+        # leave an earlier run (and the file system) exactly as it was.
+        trainer = Trainer(recipe, host.registry, run_dir, callbacks=[*host.callbacks(recipe), *callbacks], progress=progress, dist=dist)
+        if dist.is_main:
+            _prepare_run_dir(run_dir, recipe, resume=resume)
+        started = time.perf_counter()
+        metrics = trainer.fit(resume=resume)
+        seconds = time.perf_counter() - started
+        result = RunResult(run_dir, metrics, trainer.state.initial_metrics, trainer.state.step, seconds, recipe)
+        if dist.is_main:
+            _write_summary(result)
+        return result
+
+
+def _prepare_run_dir(run_dir: Path, recipe: Recipe, *, resume: bool) -> None:
     if resume:  # a process killed mid-write leaves its temporary file behind
         for folder in (run_dir, *(run_dir / name for name in RUN_FOLDERS)):
             remove_stale_temporaries(folder)
     else:
         _clear_run_dir(run_dir)
-    if not resume:
         atomic_write_text(run_dir / "recipe.yaml", yaml.safe_dump(recipe.to_dict(), sort_keys=False))
-    started = time.perf_counter()
-    metrics = trainer.fit(resume=resume)
-    seconds = time.perf_counter() - started
-    result = RunResult(run_dir, metrics, trainer.state.initial_metrics, trainer.state.step, seconds, recipe)
-    _write_summary(result)
-    return result
 
 
 def _check_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
@@ -137,14 +151,14 @@ def restore(run_dir: str | Path, *, seed: int = 0, host: PluginHost | None = Non
     if not found:
         raise RunDirectoryError(f"{run_dir}: no checkpoint to sample from (is this a run directory?)")
     path = found[-1][1]
-    state = ckpt.load_checkpoint(path)
+    state = ckpt.load_checkpoint(path, required=ckpt.SAMPLE_KEYS)
     host = host or PluginHost()
     recipe = load_recipe(state["recipe"], host=host)
     recipe.source = str(path)
     device = resolve_device(recipe.data.train.device, recipe.source)
     seed_everything(seed)
     parts = assemble(recipe, host.registry, device, domain_state=state["domain"])
-    parts.generator.load_state_dict(state["generator"])
+    ckpt.load_weights(parts.generator, state["generator"], path, "generator")
     parts.generator.eval()
     return parts, recipe, state
 

@@ -4,6 +4,13 @@ A resumed run must draw exactly the batches the uninterrupted run would have dra
 the shuffling state (its own generator, the current permutation and the position in it)
 is saved and restored rather than re-derived. Datasets smaller than one batch are fine:
 epochs are chained until the batch is full.
+
+Under data-parallel training every rank keeps the same stream (same seed, same state)
+and draws the *global* batch of ``batch_size * world_size`` rows, then keeps every
+``world_size``-th row starting at its rank, as ``torch.utils.data.DistributedSampler``
+interleaves. Ranks therefore see disjoint rows, and together exactly the rows that one
+process with the global batch would see, which is what makes N processes with batch B
+equivalent to one process with batch N*B.
 """
 
 from __future__ import annotations
@@ -19,19 +26,26 @@ from seqtk.core.interfaces import Batch, SequenceData
 class BatchStream:
     """An endless stream of shuffled batches from an in-memory split."""
 
-    def __init__(self, data: SequenceData, batch_size: int, seed: int, *, name: str = "train") -> None:
+    def __init__(
+        self, data: SequenceData, batch_size: int, seed: int, *, name: str = "train", rank: int = 0, world_size: int = 1
+    ) -> None:
         if len(data) == 0:
             raise DataError(f"the {name} split is empty: the domain produced no sequences")
         self.data = data
         self.batch_size = batch_size
+        self.rank, self.world_size = rank, world_size
         self.generator = torch.Generator().manual_seed(seed)
         self.order = torch.randperm(len(data), generator=self.generator)
         self.position = 0
         self.epoch = 0
 
     def next_indices(self) -> torch.Tensor:
+        """This rank's rows of the next global batch."""
+        return self._next_global()[self.rank :: self.world_size]
+
+    def _next_global(self) -> torch.Tensor:
         taken: list[torch.Tensor] = []
-        needed = self.batch_size
+        needed = self.batch_size * self.world_size
         while needed:
             if self.position == len(self.order):
                 self.order = torch.randperm(len(self.data), generator=self.generator)

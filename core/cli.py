@@ -113,7 +113,9 @@ def _main(argv: list[str]) -> int:
         args.host = host
         return int(args.handler(args) or 0)
     except SeqtkError as exc:
-        print(str(exc), file=sys.stderr)
+        message = _for_this_rank(exc)
+        if message:
+            print(message, file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("seqtk: interrupted", file=sys.stderr)
@@ -123,6 +125,19 @@ def _main(argv: list[str]) -> int:
             raise
         print(_unexpected_error_message(exc), file=sys.stderr)
         return 1
+
+
+def _for_this_rank(exc: SeqtkError) -> str:
+    """What this process prints: under torchrun, rank 0 speaks for all and other ranks add only their own errors.
+
+    Errors every rank raises alike (``reported_by_rank_zero``: a refusal rank 0 printed, the
+    stop notice) are not repeated; anything else from another rank is printed with its rank, since it may be
+    that rank's alone (a data file missing on one node).
+    """
+    rank = os.environ.get("RANK", "0")
+    if rank != "0" and exc.reported_by_rank_zero:
+        return ""
+    return str(exc) if rank == "0" else f"rank {rank}: {exc}"
 
 
 def _unexpected_error_message(exc: BaseException) -> str:
@@ -171,6 +186,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         host=args.host,
     )
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # rank 0 reports the run
     print(f"run directory: {result.run_dir}")
     for name, value in result.metrics.items():
         before = result.initial_metrics.get(name)

@@ -15,6 +15,8 @@ class SeqtkError(Exception):
     """Base of every error the user is expected to read and fix."""
 
     exit_code = 2
+    #: Under torchrun every rank raises this same error, so only rank 0 prints it.
+    reported_by_rank_zero = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,16 @@ class CheckpointError(SeqtkError):
 
 class DataError(SeqtkError):
     """A data file or dataset that a domain cannot use."""
+
+
+class FailedOnAnotherRank(SeqtkError):
+    """Rank 0 refused something (a run directory, a checkpoint) and printed why; other ranks stop quietly."""
+
+    reported_by_rank_zero = True
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__("rank 0 stopped the run")
+        self.exit_code = exit_code
 
 
 class TrainingError(SeqtkError):

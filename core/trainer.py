@@ -9,6 +9,13 @@ network and optimiser states, every RNG, the data order, the log's length and th
 accumulators. Resuming from it therefore replays the rest bit for bit (on the same
 device). Evaluation runs under its own fixed seed (``torch.random.fork_rng``), so it
 neither perturbs training nor varies its noise from one evaluation to the next.
+
+Under torchrun (``seqtk.core.distributed``) every rank runs this same loop on its share
+of each batch; every update's loss is computed inside DDP, so the backward pass averages
+gradients over ranks and all ranks hold the same parameters after each step. The per-step
+losses are averaged over ranks before they are logged, and rank 0 alone evaluates and
+writes the run directory. Each rank draws its own noise; a checkpoint keeps every rank's
+random states, so a resumed data-parallel run continues as the uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import signal
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -31,6 +38,7 @@ from torch import Tensor, nn
 from seqtk.core import checkpoint as ckpt
 from seqtk.core.assemble import Parts, assemble, resolve_device
 from seqtk.core.batches import BatchStream
+from seqtk.core.distributed import Distributed, SyncedUpdates
 from seqtk.core.errors import CheckpointError, Problem, RecipeError, SeqtkError, TrainingError
 from seqtk.core.interfaces import Batch, Scores
 from seqtk.core.metrics_log import MetricsLog
@@ -41,12 +49,16 @@ from seqtk.core.registry import Registry
 #: Recipe keys that may change between a run and its resumption without breaking it.
 RESUMABLE_CHANGES = ("output", "eval", "train.adversarial.steps", "train.log_every", "train.cpu_threads")
 EVAL_SEED_OFFSET = 7919
+#: Rank r > 0 reseeds with ``seed + r * RANK_SEED_STRIDE`` after the networks are built
+#: (identically on every rank), so ranks draw different noise; rank 0 keeps the plain seed.
+RANK_SEED_STRIDE = 1_000_003
 
 
 class Interrupted(SeqtkError):
     """Ctrl-C or SIGTERM: the run saved a checkpoint and stopped; ``--resume`` continues."""
 
     exit_code = 130
+    reported_by_rank_zero = True
 
 
 @dataclass
@@ -104,13 +116,16 @@ class Trainer:
         *,
         callbacks: Iterable[Any] = (),
         progress: bool = True,
+        dist: Distributed | None = None,
     ) -> None:
         self.recipe = recipe
         self.config = recipe.data
         self.run_dir = run_dir
-        self.callbacks = list(callbacks)
-        self.show_progress = progress
-        self.device = resolve_device(self.config.train.device, recipe.source)
+        self.dist = dist or Distributed()
+        # Rank 0 alone reports: callbacks (plugins' hooks) and the progress bar.
+        self.callbacks = list(callbacks) if self.dist.is_main else []
+        self.show_progress = progress and self.dist.is_main
+        self.device = self.dist.device(resolve_device(self.config.train.device, recipe.source))
         seed_everything(self.config.seed)
         self.parts: Parts = assemble(recipe, registry, self.device)
         if self.config.train.init_generator is not None:
@@ -118,9 +133,13 @@ class Trainer:
         self.train_data = self.parts.domain.load("train")
         self.test_data = self.parts.domain.load("test")
         train = self.config.train
-        self.stream = BatchStream(self.train_data, train.batch_size, self.config.seed)
+        self.stream = BatchStream(self.train_data, train.batch_size, self.config.seed, rank=self.dist.rank, world_size=self.dist.world_size)
         self.g_opt = self._adam(self.parts.generator, train.optimizer.generator)
         self.d_opt = self._adam(self.parts.discriminator, train.optimizer.discriminator)
+        self.g_sync = self.dist.synced(self.parts.generator, self.device)
+        self.d_sync = self.dist.synced(self.parts.discriminator, self.device)
+        if self.dist.rank:
+            seed_everything(self.config.seed + RANK_SEED_STRIDE * self.dist.rank)
         self.critic_steps = train.adversarial.discriminator_steps or max(1, int(self.parts.objective.critic_steps))
         pg, pd = train.pretrain.generator_steps, train.pretrain.discriminator_steps
         self.phases = [
@@ -167,7 +186,7 @@ class Trainer:
 
     def fit(self, *, resume: bool = False) -> dict[str, float]:
         """Train to the end (or resume there); return the final metrics."""
-        log = MetricsLog(self.run_dir / "metrics.jsonl")
+        log: MetricsLog | _NoLog = MetricsLog(self.run_dir / "metrics.jsonl") if self.dist.is_main else _NoLog()
         threads_before = torch.get_num_threads()
         if self.config.train.cpu_threads is not None:
             torch.set_num_threads(self.config.train.cpu_threads)
@@ -203,11 +222,15 @@ class Trainer:
         parts.generator.train()
         parts.discriminator.train()
         self._set_generator_lr(phase.name == "pretrain_generator")
+        g_clip = self.config.train.optimizer.generator.grad_clip
         if phase.name == "pretrain_generator":
             batch = self.stream.next().to(self.device)
-            loss = parts.generator.pretrain_loss(batch)
-            self._update(loss, parts.generator, self.g_opt, self.config.train.optimizer.generator.grad_clip, "generator pretraining")
-            return {"g_pretrain_loss": loss.item()}
+
+            def pretrain_loss() -> tuple[Tensor, dict[str, float]]:
+                loss = parts.generator.pretrain_loss(batch)
+                return loss, {"g_pretrain_loss": loss.item()}
+
+            return self._update(pretrain_loss, self.g_sync, parts.generator, self.g_opt, g_clip, "generator pretraining")
         if phase.name == "pretrain_discriminator":
             return self._discriminator_update()
         logs: dict[str, float] = {}
@@ -215,18 +238,21 @@ class Trainer:
             logs = self._discriminator_update()
         for _ in range(self.config.train.adversarial.generator_steps):
             real = self.stream.next().to(self.device)
-            result = parts.estimator.generator_step(
-                parts.generator, parts.discriminator, parts.objective, real, step=self.state.step - phase.start, total_steps=phase.end - phase.start
-            )
-            loss = result.loss
-            logs = {**logs, "g_loss": result.loss.item(), **result.logs}
-            if self.supervised_weight:
-                # The adversarial loss alone says nothing about step-to-step dynamics; the
-                # teacher-forced loss on the same real batch keeps them close to the data.
-                supervised = parts.generator.pretrain_loss(real)
-                loss = loss + self.supervised_weight * supervised
-                logs["g_supervised"] = supervised.item()
-            self._update(loss, parts.generator, self.g_opt, self.config.train.optimizer.generator.grad_clip, "generator")
+
+            def generator_loss() -> tuple[Tensor, dict[str, float]]:
+                result = parts.estimator.generator_step(
+                    parts.generator, parts.discriminator, parts.objective, real, step=self.state.step - phase.start, total_steps=phase.end - phase.start
+                )
+                loss, step_logs = result.loss, {"g_loss": result.loss.item(), **result.logs}
+                if self.supervised_weight:
+                    # The adversarial loss alone says nothing about step-to-step dynamics; the
+                    # teacher-forced loss on the same real batch keeps them close to the data.
+                    supervised = parts.generator.pretrain_loss(real)
+                    loss = loss + self.supervised_weight * supervised
+                    step_logs["g_supervised"] = supervised.item()
+                return loss, step_logs
+
+            logs = {**logs, **self._update(generator_loss, self.g_sync, parts.generator, self.g_opt, g_clip, "generator")}
             parts.estimator.after_generator_step(parts.generator, step=self.state.step - phase.start)
         return logs
 
@@ -245,19 +271,34 @@ class Trainer:
             fake = parts.estimator.discriminator_samples(
                 parts.generator, real.size, step=max(0, self.state.step - adversarial.start), total_steps=adversarial.end - adversarial.start
             ).detach()
-        real_scores = Scores.of(parts.discriminator(real), real)
-        fake_scores = Scores.of(parts.discriminator(fake), fake)
-        loss = parts.objective.discriminator_loss(real_scores, fake_scores)
-        logs = {"d_loss": loss.item()}
-        penalty = parts.objective.penalty(parts.discriminator, real, fake)
-        if penalty is not None:
-            logs["d_penalty"] = penalty.item()
-            loss = loss + penalty
-        self._update(loss, parts.discriminator, self.d_opt, self.config.train.optimizer.discriminator.grad_clip, "discriminator")
+
+        def discriminator_loss() -> tuple[Tensor, dict[str, float]]:
+            real_scores = Scores.of(parts.discriminator(real), real)
+            fake_scores = Scores.of(parts.discriminator(fake), fake)
+            loss = parts.objective.discriminator_loss(real_scores, fake_scores)
+            logs = {"d_loss": loss.item()}
+            penalty = parts.objective.penalty(parts.discriminator, real, fake)
+            if penalty is not None:
+                logs["d_penalty"] = penalty.item()
+                loss = loss + penalty
+            return loss, logs
+
+        clip = self.config.train.optimizer.discriminator.grad_clip
+        logs = self._update(discriminator_loss, self.d_sync, parts.discriminator, self.d_opt, clip, "discriminator")
         parts.objective.after_discriminator_step(parts.discriminator)
         return logs
 
-    def _update(self, loss: Tensor, module: nn.Module, optimizer: torch.optim.Optimizer, clip: float | None, what: str) -> None:
+    def _update(
+        self,
+        compute_loss: Callable[[], tuple[Tensor, dict[str, float]]],
+        sync: SyncedUpdates,
+        module: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        clip: float | None,
+        what: str,
+    ) -> dict[str, float]:
+        """One optimiser step on ``compute_loss``'s loss; under DDP its gradients are averaged over ranks."""
+        loss, logs = sync(compute_loss)
         if not torch.isfinite(loss):
             raise TrainingError(self._diverged(f"the {what} loss is {loss.item()}"))
         optimizer.zero_grad(set_to_none=True)
@@ -267,6 +308,7 @@ class Trainer:
             if not torch.isfinite(norm):
                 raise TrainingError(self._diverged(f"the {what} gradient norm is {norm.item()}"))
         optimizer.step()
+        return logs
 
     def _diverged(self, what: str) -> str:
         saved = ckpt.list_checkpoints(self.checkpoint_dir)
@@ -278,8 +320,15 @@ class Trainer:
 
     # ----------------------------------------------------------- after a step
 
-    def _after_step(self, log: MetricsLog, logs: dict[str, float], bar: Progress) -> None:
+    def _after_step(self, log: MetricsLog | _NoLog, logs: dict[str, float], bar: Progress) -> None:
         step = self.state.step
+        if self.dist.active:
+            # One collective per step: the losses averaged over ranks (so every rank keeps
+            # the same accumulators, and rank 0's checkpoint holds them all), and whether a
+            # stop signal reached any rank (so all ranks checkpoint the same step).
+            logs, stop_elsewhere = self.dist.mean_and_any(logs, self._stop_signal is not None, self.device)
+            if stop_elsewhere and not self._stop_signal:
+                self._stop_signal = "another rank's stop signal"
         self.state.add(logs)
         bar.update(step, logs)
         self._notify("on_step", step, logs)
@@ -300,8 +349,10 @@ class Trainer:
             )
 
     @torch.no_grad()
-    def _evaluate(self, log: MetricsLog) -> dict[str, float]:
-        """Score fresh samples against held-out data under a fixed, private seed."""
+    def _evaluate(self, log: MetricsLog | _NoLog) -> dict[str, float]:
+        """Score fresh samples against held-out data under a fixed, private seed (rank 0 only)."""
+        if not self.dist.is_main:
+            return {}
         parts, step = self.parts, self.state.step
         n = self.config.eval.samples
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
@@ -325,7 +376,17 @@ class Trainer:
         self._notify("on_eval", step, metrics)
         return metrics
 
-    def _checkpoint(self, log: MetricsLog) -> None:
+    def _checkpoint(self, log: MetricsLog | _NoLog) -> None:
+        rng_states = self.dist.gather(ckpt.capture_rng_state())
+        try:
+            if self.dist.is_main:
+                self._write_checkpoint(log, rng_states)
+        finally:
+            # No rank moves on (or stops on a signal, letting torchrun end the others)
+            # before rank 0's checkpoint is complete on disk.
+            self.dist.barrier()
+
+    def _write_checkpoint(self, log: MetricsLog | _NoLog, rng_states: list[dict[str, Any]]) -> None:
         parts = self.parts
         state = {
             "step": self.state.step,
@@ -338,7 +399,9 @@ class Trainer:
             "estimator": parts.estimator.state_dict(),
             "domain": parts.domain.state_dict(),
             "stream": self.stream.state_dict(),
-            "rng": ckpt.capture_rng_state(),
+            "rng": rng_states[0],
+            "world_size": self.dist.world_size,
+            "rng_other_ranks": rng_states[1:],
             "log_size": log.sync(),
             "accumulators": {"sums": self.state.sums, "counts": self.state.counts},
             "initial_metrics": self.state.initial_metrics,
@@ -349,16 +412,36 @@ class Trainer:
         ckpt.prune_checkpoints(self.checkpoint_dir, self.config.output.keep_checkpoints)
         self._notify("on_checkpoint", self.state.step, path)
 
-    def _resume(self, log: MetricsLog) -> None:
+    def _read_checkpoint_to_resume(self) -> tuple[dict[str, Any], Path]:
         found = ckpt.list_checkpoints(self.checkpoint_dir)
         if not found:
-            raise CheckpointError(f"{self.checkpoint_dir}: nothing to resume: no checkpoint in this run directory")
+            raise CheckpointError(
+                f"{self.checkpoint_dir}: nothing to resume: no checkpoint in this run directory "
+                "(the run stopped before its first one); start it again with --overwrite"
+            )
         state, path = self._newest_readable_checkpoint(found)
         if state.get("fingerprint") != self.fingerprint:
+            changed = ckpt.recipe_differences(state.get("recipe"), self.recipe.to_dict(), RESUMABLE_CHANGES)
+            what = f" ({'; '.join(changed)})" if changed else " (components, parameters, seed or schedule differ)"
             raise CheckpointError(
-                f"{path}: this checkpoint belongs to a different recipe (components, parameters, seed or schedule differ); "
+                f"{path}: this checkpoint belongs to a different recipe{what}; "
                 f"only {', '.join(RESUMABLE_CHANGES)} may change on --resume"
             )
+        if int(state["step"]) > self.total_steps:
+            raise CheckpointError(f"{path}: checkpoint is at step {state['step']}, past this recipe's {self.total_steps} steps")
+        log_path = self.run_dir / "metrics.jsonl"
+        logged = log_path.stat().st_size if log_path.exists() else 0
+        if logged < int(state["log_size"]):  # checked here so that every rank stops, not rank 0 alone
+            raise CheckpointError(
+                f"{log_path}: holds {logged} bytes, fewer than the {state['log_size']} that {path.name} recorded: lines logged "
+                "before that checkpoint are missing (was the file edited or replaced by an older copy?); "
+                "put the complete log back, or start the run again with --overwrite"
+            )
+        return state, path
+
+    def _resume(self, log: MetricsLog | _NoLog) -> None:
+        # Rank 0 reads the run directory (another node may not see it) and hands the state to all.
+        state, path = self.dist.from_main(self._read_checkpoint_to_resume)
         parts = self.parts
         try:
             parts.generator.load_state_dict(state["generator"])
@@ -368,7 +451,7 @@ class Trainer:
             parts.estimator.load_state_dict(state["estimator"])
             parts.domain.load_state_dict(state["domain"])
             self.stream.load_state_dict(state["stream"])
-            ckpt.restore_rng_state(state["rng"])
+            self._restore_rng(state)
         except (KeyError, RuntimeError, ValueError) as exc:
             raise CheckpointError(f"{path}: does not fit this recipe's networks: {str(exc).splitlines()[0]}") from None
         self.state = TrainState(
@@ -379,8 +462,23 @@ class Trainer:
             last_metrics=dict(state["last_metrics"]),
         )
         log.truncate(int(state["log_size"]))
-        if self.state.step > self.total_steps:
-            raise CheckpointError(f"{path}: checkpoint is at step {self.state.step}, past this recipe's {self.total_steps} steps")
+
+    def _restore_rng(self, state: dict[str, Any]) -> None:
+        """This rank's random states; a rank the checkpoint did not have starts from a fresh seed."""
+        saved_world = int(state.get("world_size", 1))
+        rank = self.dist.rank
+        if saved_world != self.dist.world_size and self.dist.is_main:
+            warnings.warn(
+                f"resuming a run checkpointed with {saved_world} process(es) on {self.dist.world_size}: training continues "
+                "correctly, but is no longer bit-identical to an uninterrupted run (ranks draw other noise and data)",
+                stacklevel=3,
+            )
+        if rank == 0:
+            ckpt.restore_rng_state(state["rng"])
+        elif rank < saved_world:
+            ckpt.restore_rng_state(state["rng_other_ranks"][rank - 1])
+        else:
+            seed_everything(self.config.seed + RANK_SEED_STRIDE * rank + int(state["step"]))
 
     @staticmethod
     def _newest_readable_checkpoint(found: list[tuple[int, Path]]) -> tuple[dict[str, Any], Path]:
@@ -397,7 +495,10 @@ class Trainer:
 
     def _resume_command(self) -> str:
         sets = "".join(f" --set {shlex.quote(o)}" for o in self.recipe.overrides)
-        return f"seqtk run {shlex.quote(self.recipe.source)}{sets} --resume"
+        command = f"seqtk run {shlex.quote(self.recipe.source)}{sets} --resume"
+        if self.dist.launched:
+            return f"torchrun <the same options> -m {command} (any number of processes; the same number resumes bit for bit)"
+        return command
 
     # ----------------------------------------------------------- plumbing
 
@@ -427,6 +528,22 @@ class Trainer:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+class _NoLog:
+    """Ranks other than 0 write no metrics; the trainer talks to this in their place."""
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        pass
+
+    def sync(self) -> int:
+        return 0
+
+    def truncate(self, size: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def sample_in_chunks(generator: Any, count: int, chunk: int) -> Batch:
