@@ -21,6 +21,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import signal
+import sys
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -30,6 +34,9 @@ from torch import nn
 from seqtk.core.errors import FailedOnAnotherRank, SeqtkError
 
 T = TypeVar("T")
+
+#: How often a worker checks that its torchrun launcher is still alive.
+ORPHAN_CHECK_S = 0.2
 
 #: Seconds a rank waits in a collective before giving up (rank 0 alone evaluates, so the
 #: others wait for it): default 30 minutes; raise it for very long evaluations.
@@ -85,6 +92,7 @@ class Distributed:
         """Join the process group (once per process): NCCL for CUDA, gloo for CPU."""
         if not self.launched or torch.distributed.is_initialized():
             return
+        exit_when_orphaned(self.rank)
         backend = "nccl" if device.type == "cuda" else "gloo"
         timeout = datetime.timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)))
         kwargs: dict[str, Any] = {"device_id": device} if device.type == "cuda" else {}
@@ -201,3 +209,26 @@ def process_group(dist: Distributed, device: torch.device) -> Iterator[None]:
         yield
     finally:
         dist.stop()
+
+
+def exit_when_orphaned(rank: int, interval: float = ORPHAN_CHECK_S) -> threading.Thread:
+    """Kill this worker, as the rest of the job was, when its launcher dies.
+
+    torchrun starts each worker in a session of its own, so a ``kill -9`` of torchrun (or of
+    its process group) leaves the workers running on their own: they would go on writing
+    the run directory while a ``--resume`` of the same run starts beside them. A daemon
+    thread notices the launcher is gone (this process's parent changed) within
+    ``interval`` seconds and SIGKILLs the worker; checkpoints are written atomically, so
+    the resume finds the newest complete one.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        print(f"seqtk: rank {rank}: the torchrun launcher (pid {parent}) is gone; stopping this worker", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))  # no SIGKILL on Windows
+
+    thread = threading.Thread(target=watch, name="seqtk-orphan-watch", daemon=True)
+    thread.start()
+    return thread

@@ -69,15 +69,37 @@ def environment() -> dict[str, str]:
     return env
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (torchrun's workers; each in a session of its own)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 @contextlib.contextmanager
 def launched(command: list[str]) -> Iterator[subprocess.Popen[str]]:
-    """A process group that is killed (all of it) when the block ends, however it ends."""
+    """torchrun and its workers, all killed when the block ends, however it ends."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=environment())
     try:
         yield process
     finally:
+        workers = children(process.pid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+        for worker in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
         process.wait(timeout=30)
 
 
@@ -202,7 +224,9 @@ def test_reinforce_rollouts_train_under_ddp_with_ranks_in_step(tmp_path: Path) -
     assert len(adversarial) == 8 and all("g_loss" in r and "reward" in r for r in adversarial)
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds torchrun's workers through /proc")
 def test_kill_9_of_a_two_rank_job_then_resume_matches_the_uninterrupted_job(tmp_path: Path, wgan_reference: tuple[Path, Path]) -> None:
+    """SIGKILL of torchrun: its workers (in sessions of their own) must not go on writing the run beside a resume."""
     reference_dir, _ = wgan_reference
     recipe = write_recipe(tmp_path, wgan_gp(tmp_path, "killed"), "killed")
     checkpoints = tmp_path / "killed" / "checkpoints"
@@ -214,9 +238,17 @@ def test_kill_9_of_a_two_rank_job_then_resume_matches_the_uninterrupted_job(tmp_
             if found and found[-1][0] >= 20:
                 break
             time.sleep(0.005)
-        os.killpg(process.pid, signal.SIGKILL)  # torchrun and both workers at once
+        workers = children(process.pid)
+        assert len(workers) == 2
+        os.kill(process.pid, signal.SIGKILL)  # the launcher; each worker notices it is gone and SIGKILLs itself
+        deadline = time.monotonic() + 10
+        while any(alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not any(alive(w) for w in workers), "a worker outlived its launcher"
     killed_at = ckpt.list_checkpoints(checkpoints)[-1][0]
     assert 20 <= killed_at < 47, f"the job was not killed mid-way (newest checkpoint: step {killed_at})"
+    for _, path in ckpt.list_checkpoints(checkpoints):
+        ckpt.load_checkpoint(path)  # complete, whenever the kill came
     launch([*command, "--resume"])
     assert_same_run(reference_dir / "straight", tmp_path / "killed")
 
@@ -262,15 +294,11 @@ def test_the_documented_torchrun_commands_parse() -> None:
 
 
 def _worker_of_rank(launcher_pid: int, rank: int) -> int:
-    """The pid of torchrun's worker with RANK=rank (workers are the launcher's children)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            environ = (stat.parent / "environ").read_bytes().split(b"\0")
-        except (OSError, IndexError, ValueError):
-            continue
-        if parent == launcher_pid and f"RANK={rank}".encode() in environ:
-            return int(stat.parent.name)
+    """The pid of torchrun's worker with RANK=rank."""
+    for pid in children(launcher_pid):
+        with contextlib.suppress(OSError):
+            if f"RANK={rank}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                return pid
     raise AssertionError(f"no worker with RANK={rank} under pid {launcher_pid}")
 
 
