@@ -224,35 +224,6 @@ def test_reinforce_rollouts_train_under_ddp_with_ranks_in_step(tmp_path: Path) -
     assert len(adversarial) == 8 and all("g_loss" in r and "reward" in r for r in adversarial)
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds torchrun's workers through /proc")
-def test_kill_9_of_a_two_rank_job_then_resume_matches_the_uninterrupted_job(tmp_path: Path, wgan_reference: tuple[Path, Path]) -> None:
-    """SIGKILL of torchrun: its workers (in sessions of their own) must not go on writing the run beside a resume."""
-    reference_dir, _ = wgan_reference
-    recipe = write_recipe(tmp_path, wgan_gp(tmp_path, "killed"), "killed")
-    checkpoints = tmp_path / "killed" / "checkpoints"
-    command = torchrun("-m", "seqtk", "run", str(recipe), "--quiet")
-    with launched(command) as process:
-        deadline = time.monotonic() + LAUNCH_TIMEOUT_S
-        while time.monotonic() < deadline and process.poll() is None:
-            found = ckpt.list_checkpoints(checkpoints)
-            if found and found[-1][0] >= 20:
-                break
-            time.sleep(0.005)
-        workers = children(process.pid)
-        assert len(workers) == 2
-        os.kill(process.pid, signal.SIGKILL)  # the launcher; each worker notices it is gone and SIGKILLs itself
-        deadline = time.monotonic() + 10
-        while any(alive(w) for w in workers) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not any(alive(w) for w in workers), "a worker outlived its launcher"
-    killed_at = ckpt.list_checkpoints(checkpoints)[-1][0]
-    assert 20 <= killed_at < 47, f"the job was not killed mid-way (newest checkpoint: step {killed_at})"
-    for _, path in ckpt.list_checkpoints(checkpoints):
-        ckpt.load_checkpoint(path)  # complete, whenever the kill came
-    launch([*command, "--resume"])
-    assert_same_run(reference_dir / "straight", tmp_path / "killed")
-
-
 def test_two_nodes_on_one_machine_train_like_two_local_ranks(tmp_path: Path, wgan_reference: tuple[Path, Path]) -> None:
     """Two torchrun launches, one per "node", meeting by c10d rendezvous on 127.0.0.1."""
     reference_dir, _ = wgan_reference
@@ -302,26 +273,52 @@ def _worker_of_rank(launcher_pid: int, rank: int) -> int:
     raise AssertionError(f"no worker with RANK={rank} under pid {launcher_pid}")
 
 
+def _wait_for_checkpoint(process: subprocess.Popen[str], checkpoints: Path, step: int) -> None:
+    deadline = time.monotonic() + LAUNCH_TIMEOUT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        found = ckpt.list_checkpoints(checkpoints)
+        if found and found[-1][0] >= step:
+            return
+        time.sleep(0.005)
+    pytest.fail(f"no checkpoint at step {step} or later appeared")
+
+
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds torchrun's workers through /proc")
-def test_a_stop_signal_on_one_rank_checkpoints_every_rank_at_the_same_step(tmp_path: Path, wgan_reference: tuple[Path, Path]) -> None:
-    """SIGTERM reaches rank 1 alone (a pre-empted node); the ranks agree, checkpoint together, and resume exactly."""
+def test_a_two_rank_job_stopped_then_killed_resumes_to_the_uninterrupted_job(tmp_path: Path, wgan_reference: tuple[Path, Path]) -> None:
+    """Two interruptions of one two-rank job, each resumed, ending bit for bit where the uninterrupted job ends.
+
+    1. SIGTERM reaches rank 1 alone (a pre-empted node): the ranks agree at the end of the
+       step, both checkpoint that step, and rank 0 alone reports it.
+    2. SIGKILL of torchrun: its workers live in sessions of their own, so each must notice
+       its launcher is gone and die too, rather than go on writing beside the resume.
+    """
     reference_dir, _ = wgan_reference
-    recipe = write_recipe(tmp_path, wgan_gp(tmp_path, "stopped"), "stopped")
+    recipe = write_recipe(tmp_path, wgan_gp(tmp_path, "interrupted"), "interrupted")
+    checkpoints = tmp_path / "interrupted" / "checkpoints"
     command = torchrun("-m", "seqtk", "run", str(recipe), "--quiet")
+
     with launched(command) as process:
-        deadline = time.monotonic() + LAUNCH_TIMEOUT_S
-        while time.monotonic() < deadline and process.poll() is None:
-            found = ckpt.list_checkpoints(tmp_path / "stopped" / "checkpoints")
-            if found and found[-1][0] >= 12:
-                break
-            time.sleep(0.005)
+        _wait_for_checkpoint(process, checkpoints, 8)
         os.kill(_worker_of_rank(process.pid, 1), signal.SIGTERM)
         output, _ = process.communicate(timeout=LAUNCH_TIMEOUT_S)
-    assert process.returncode != 0
-    stopped_at = ckpt.list_checkpoints(tmp_path / "stopped" / "checkpoints")[-1][0]
-    assert 12 <= stopped_at < 47, output  # stopped mid-way, not at the end
-    # Rank 0 reports for both; rank 1, which got the signal, stays quiet.
-    assert output.count("received: saved a checkpoint") == 1, output
+    stopped_at = ckpt.list_checkpoints(checkpoints)[-1][0]
+    assert process.returncode != 0 and 8 <= stopped_at < 47, output
+    assert output.count("received: saved a checkpoint") == 1, output  # rank 1, which got the signal, stays quiet
     assert f"another rank's stop signal received: saved a checkpoint at step {stopped_at}" in output, output
+
+    with launched([*command, "--resume"]) as process:
+        _wait_for_checkpoint(process, checkpoints, stopped_at + 12)
+        workers = children(process.pid)
+        assert len(workers) == 2
+        os.kill(process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while any(alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not any(alive(w) for w in workers), "a worker outlived its launcher"
+    killed_at = ckpt.list_checkpoints(checkpoints)[-1][0]
+    assert stopped_at < killed_at < 47, f"the job was not killed mid-way (newest checkpoint: step {killed_at})"
+    for _, path in ckpt.list_checkpoints(checkpoints):
+        ckpt.load_checkpoint(path)  # complete, whenever the kill came
+
     launch([*command, "--resume"])
-    assert_same_run(reference_dir / "straight", tmp_path / "stopped")
+    assert_same_run(reference_dir / "straight", tmp_path / "interrupted")
