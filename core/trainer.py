@@ -322,13 +322,14 @@ class Trainer:
 
     def _after_step(self, log: MetricsLog | _NoLog, logs: dict[str, float], bar: Progress) -> None:
         step = self.state.step
+        agreed_stop: bool | None = None
         if self.dist.active:
             # One collective per step: the losses averaged over ranks (so every rank keeps
             # the same accumulators, and rank 0's checkpoint holds them all), and whether a
-            # stop signal reached any rank (so all ranks checkpoint the same step).
-            logs, stop_elsewhere = self.dist.mean_and_any(logs, self._stop_signal is not None, self.device)
-            if stop_elsewhere and not self._stop_signal:
-                self._stop_signal = "another rank's stop signal"
+            # stop signal reached any rank. Every rank acts on this agreed answer alone: a
+            # signal that lands after it waits for the next step, or the ranks would part
+            # ways (one checkpointing, the others training on).
+            logs, agreed_stop = self.dist.mean_and_any(logs, self._stop_signal is not None, self.device)
         self.state.add(logs)
         bar.update(step, logs)
         self._notify("on_step", step, logs)
@@ -340,11 +341,15 @@ class Trainer:
         generator_changed = self._phase(step - 1).name != "pretrain_discriminator"
         if (step % self.config.eval.every == 0 and generator_changed) or done:
             self._evaluate(log)
-        if step % self.config.output.checkpoint_every == 0 or done or self._stop_signal:
+        # Read once: a signal arriving between checkpointing and stopping must not stop an
+        # unsaved step.
+        stop = agreed_stop if agreed_stop is not None else self._stop_signal is not None
+        if step % self.config.output.checkpoint_every == 0 or done or stop:
             self._checkpoint(log)
-        if self._stop_signal:
+        if stop:
+            cause = self._stop_signal or "another rank's stop signal"
             raise Interrupted(
-                f"{self._stop_signal} received: saved a checkpoint at step {step} of {self.total_steps} in {self.checkpoint_dir}; "
+                f"{cause} received: saved a checkpoint at step {step} of {self.total_steps} in {self.checkpoint_dir}; "
                 f"continue with: {self._resume_command()}"
             )
 
@@ -525,6 +530,12 @@ class Trainer:
             pass
         try:
             yield
+        except Interrupted:
+            if self.dist.launched and signal.SIGTERM in previous:
+                # Saved and stopping: when one rank exits, torchrun sends SIGTERM to the
+                # others, which must not cut rank 0's report short.
+                previous[signal.SIGTERM] = signal.SIG_IGN
+            raise
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
