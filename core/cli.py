@@ -127,6 +127,11 @@ def _main(argv: list[str]) -> int:
         return 1
 
 
+def _rank() -> str:
+    """This process's rank under torchrun ("0" otherwise), read without importing torch."""
+    return os.environ.get("RANK", "0")
+
+
 def _for_this_rank(exc: SeqtkError) -> str:
     """What this process prints: under torchrun, rank 0 speaks for all and other ranks add only their own errors.
 
@@ -134,7 +139,7 @@ def _for_this_rank(exc: SeqtkError) -> str:
     stop notice) are not repeated; anything else from another rank is printed with its rank, since it may be
     that rank's alone (a data file missing on one node).
     """
-    rank = os.environ.get("RANK", "0")
+    rank = _rank()
     if rank != "0" and exc.reported_by_rank_zero:
         return ""
     return str(exc) if rank == "0" else f"rank {rank}: {exc}"
@@ -186,7 +191,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         host=args.host,
     )
-    if os.environ.get("RANK", "0") != "0":
+    if _rank() != "0":
         return 0  # rank 0 reports the run
     print(f"run directory: {result.run_dir}")
     for name, value in result.metrics.items():

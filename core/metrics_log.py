@@ -47,18 +47,23 @@ class MetricsLog:
         the log, so that is refused.
         """
         self._handle.flush()
-        actual = os.fstat(self._handle.fileno()).st_size
-        if actual < size:
-            raise CheckpointError(
-                f"{self.path}: holds {actual} bytes, fewer than the {size} that the checkpoint being resumed recorded: "
-                "lines logged before that checkpoint are missing (was the file edited or replaced by an older copy?); "
-                "put the complete log back, or start the run again with --overwrite"
-            )
+        check_log_holds(self.path, size, "the checkpoint being resumed")
         self._handle.truncate(size)
         self._handle.seek(size)
 
     def close(self) -> None:
         self._handle.close()
+
+
+def check_log_holds(path: Path, size: int, checkpoint: str) -> None:
+    """Refuse a log shorter than ``checkpoint`` recorded: lines it counts on are gone, and resuming would pad with NULs."""
+    actual = path.stat().st_size if path.exists() else 0
+    if actual < size:
+        raise CheckpointError(
+            f"{path}: holds {actual} bytes, fewer than the {size} that {checkpoint} recorded: lines logged "
+            "before that checkpoint are missing (was the file edited or replaced by an older copy?); "
+            "put the complete log back, or start the run again with --overwrite"
+        )
 
 
 def _finite(record: Mapping[str, Any]) -> dict[str, Any]:

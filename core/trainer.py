@@ -41,7 +41,7 @@ from seqtk.core.batches import BatchStream
 from seqtk.core.distributed import Distributed, SyncedUpdates
 from seqtk.core.errors import CheckpointError, Problem, RecipeError, SeqtkError, TrainingError
 from seqtk.core.interfaces import Batch, Scores
-from seqtk.core.metrics_log import MetricsLog
+from seqtk.core.metrics_log import MetricsLog, check_log_holds
 from seqtk.core.progress import Progress
 from seqtk.core.recipe import Recipe
 from seqtk.core.registry import Registry
@@ -434,14 +434,8 @@ class Trainer:
             )
         if int(state["step"]) > self.total_steps:
             raise CheckpointError(f"{path}: checkpoint is at step {state['step']}, past this recipe's {self.total_steps} steps")
-        log_path = self.run_dir / "metrics.jsonl"
-        logged = log_path.stat().st_size if log_path.exists() else 0
-        if logged < int(state["log_size"]):  # checked here so that every rank stops, not rank 0 alone
-            raise CheckpointError(
-                f"{log_path}: holds {logged} bytes, fewer than the {state['log_size']} that {path.name} recorded: lines logged "
-                "before that checkpoint are missing (was the file edited or replaced by an older copy?); "
-                "put the complete log back, or start the run again with --overwrite"
-            )
+        # Checked here, inside from_main, so that every rank stops, not rank 0 alone.
+        check_log_holds(self.run_dir / "metrics.jsonl", int(state["log_size"]), path.name)
         return state, path
 
     def _resume(self, log: MetricsLog | _NoLog) -> None:
