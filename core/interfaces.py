@@ -315,6 +315,15 @@ class Discriminator(nn.Module, abc.ABC):
     def forward(self, batch: Batch) -> Tensor:  # noqa: D401 - nn.Module convention
         """Score ``batch``."""
 
+    def regularization(self) -> Tensor | None:
+        """A penalty on the discriminator's own weights, added to its loss at every update, or None.
+
+        For penalties that belong to the architecture rather than to the GAN loss or the
+        optimiser: SeqGAN's CNN puts an L2 penalty on its output layer alone, which an
+        optimiser's weight decay (applied to every parameter) cannot express.
+        """
+        return None
+
 
 # --------------------------------------------------------------------------- losses
 
