@@ -120,6 +120,11 @@ def _main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("seqtk: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`seqtk list | head`): not an error of ours. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # a bug in seqtk or a plugin: say where, keep the traceback opt-in
         if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
             raise

@@ -119,3 +119,18 @@ def test_main_restores_the_warning_display_it_replaces() -> None:
     before = warnings.showwarning
     main(["list"])
     assert warnings.showwarning is before
+
+
+
+def test_a_reader_that_stops_early_gets_no_error_message() -> None:
+    """`seqtk list | head -1`: the closed pipe is the reader's choice, not a seqtk bug."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before seqtk prints its first line
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "seqtk", "list"], stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=120
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141
+    assert result.stderr == "", result.stderr
