@@ -12,7 +12,7 @@ Tokens: ``seqtk.plugins.text.tokenize.word_tokens`` when that module exists, els
 ``str.split``; the output names which. Times are wall and process-CPU seconds (the CPU
 time is steadier on a shared machine); speed ratios use CPU time. Prints one JSON object:
 
-    python bench/bleu_speed.py --coco ../shared/data/coco [--nltk-subset 50] [--hypotheses 10000]
+    python bench/bleu_speed.py --coco data/coco [--nltk-subset 50] [--hypotheses 10000]
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def self_bleu_section(sentences: list[list[str]], subset: int, protocol: dict[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--coco", type=Path, default=Path("../shared/data/coco"), help="folder with train.txt and test.txt")
+    parser.add_argument("--coco", type=Path, default=Path(__file__).resolve().parents[1] / "data/coco", help="folder with train.txt and test.txt")
     parser.add_argument("--hypotheses", type=int, default=10000, help="train captions used as hypotheses")
     parser.add_argument("--nltk-subset", type=int, default=50, help="hypotheses nltk scores (its time is scaled)")
     parser.add_argument("--self-sentences", type=int, default=2000, help="sentences for Self-BLEU")

@@ -7,7 +7,7 @@ and differ only by the adversarial phase. Prints one JSON object: for every run 
 NLL-oracle and NLL-test at each evaluation, the figures after MLE and after adversarial
 training, wall time, and the protocol (recipe, overrides, device).
 
-    python bench/oracle.py --oracle ../shared/data/seqgan-oracle/target_params.npz
+    python bench/oracle.py --oracle data/seqgan-oracle/target_params.npz
 
 Targets (DESIGN.md section 6): MLE <= 9.04 (SeqGAN paper 9.038), SeqGAN-style <= 8.70
 (paper 8.736; SeqGAN's public log 8.68), Gumbel as low as it goes (RelGAN 6.68).
@@ -60,7 +60,7 @@ def save(report: dict[str, Any], path: str | None) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--oracle", default="../shared/data/seqgan-oracle/target_params.npz", help="SeqGAN's oracle parameters (npz); 'none' draws an oracle from N(0, 1)")
+    parser.add_argument("--oracle", default=str(Path(__file__).resolve().parents[1] / "data/seqgan-oracle/target_params.npz"), help="SeqGAN's oracle parameters (npz); 'none' draws an oracle from N(0, 1)")
     parser.add_argument("--out", default="runs/bench-oracle", help="folder for the three run directories")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--mle-steps", type=int, default=None, help="override the MLE recipe's pretraining steps")

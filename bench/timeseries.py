@@ -18,10 +18,10 @@ code it scores three baselines:
 Scores are means and population standard deviations over ``--repeats`` seeds of the
 post-hoc networks. ``--reference train`` scores against training windows instead, as
 TimeGAN did (its figures are only comparable that way); ``--reuse`` scores finished runs
-without training again. Usage (stocks needs the data file's path; it is not part of seqtk):
+without training again. Usage (stocks runs only when given the data file's path, the repository's copy here):
 
     python bench/timeseries.py --out runs/bench-timeseries \\
-        --stocks ../shared/data/timegan-stock/stock_data.csv --repeats 3 --json-out timeseries.json
+        --stocks data/timegan-stock/stock_data.csv --repeats 3 --json-out timeseries.json
 """
 
 from __future__ import annotations

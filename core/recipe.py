@@ -8,6 +8,7 @@ component is imported or any tensor exists.
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -74,11 +75,15 @@ def load_recipe(
     """Load and validate a recipe from a file path or a mapping; raise ``RecipeError``.
 
     ``overrides`` are ``key.path=value`` strings (values parsed as YAML), applied before
-    validation exactly like ``seqtk run --set``.
+    validation exactly like ``seqtk run --set``. Path parameters (the registry's
+    ``path_params`` and ``train.init_generator``) come back absolute: relative values
+    written in the file are taken from the file's folder, those set by ``overrides`` or
+    given in a mapping from the working directory (see ``PathOrigins``).
     """
     host = host or PluginHost()
     overrides = tuple(overrides)
     lines: dict[str, int] = {}
+    recipe_dir: Path | None = None
     if isinstance(source, Mapping):
         label = "<recipe>"
         try:
@@ -88,9 +93,12 @@ def load_recipe(
     else:
         label = str(source)
         document, lines = _read_yaml(Path(source))
+        recipe_dir = Path(source).absolute().parent
     problems: list[Problem] = []
+    written = _path_keys_written(document)
     overridden = _apply_overrides(document, overrides, problems)
-    recipe = _validate(document, label, host, problems)
+    origins = PathOrigins(recipe_dir, written, frozenset(overridden))
+    recipe = _validate(document, label, host, problems, origins)
     if problems:
         raise RecipeError(label, [_one_line(_locate(p, lines, overridden)) for p in problems])
     assert recipe is not None
@@ -360,10 +368,98 @@ def _apply_overrides(document: dict[str, Any], overrides: Iterable[str], problem
     return overridden
 
 
+# --------------------------------------------------------------------------- relative paths
+
+
+#: Recipe keys that hold a path besides the components' own ``path_params``.
+CORE_PATH_KEYS: tuple[str, ...] = ("train.init_generator",)
+
+
+@dataclass(frozen=True)
+class PathOrigins:
+    """Which folder each relative path of a recipe is relative to.
+
+    A path written in a recipe file is relative to that file's folder, so a recipe keeps
+    working from any working directory and beside the data it ships with; one typed with
+    ``--set``, or given in a mapping, is relative to the working directory, as any path
+    typed on a command line. ``output.dir`` is not a path parameter: run directories stay
+    relative to the working directory (``runs/NAME``).
+    """
+
+    recipe_dir: Path | None
+    written: frozenset[str]
+    overridden: frozenset[str]
+
+    def base(self, key: str) -> Path:
+        """The folder a relative value of ``key`` ("domain.params.train") is relative to."""
+        set_on_command_line = any(key == path or key.startswith(path + ".") for path in self.overridden)
+        if self.recipe_dir is None or key not in self.written or set_on_command_line:
+            return Path.cwd()  # --set, a mapping, or a value a preset filled in
+        return self.recipe_dir
+
+
+def _path_keys_written(document: Mapping[str, Any]) -> frozenset[str]:
+    """Key paths of component params and core path keys the file itself sets (before ``--set``)."""
+    keys = set()
+    for section in SECTION_KINDS:
+        params = document.get(section, {}).get("params") if isinstance(document.get(section), dict) else None
+        if isinstance(params, dict):
+            keys.update(f"{section}.params.{key}" for key in params if isinstance(key, str))
+    for key in CORE_PATH_KEYS:
+        parent, _, leaf = key.rpartition(".")
+        if isinstance(document.get(parent), dict) and leaf in document[parent]:
+            keys.add(key)
+    return frozenset(keys)
+
+
+def absolute_path(value: str, base: Path) -> str:
+    """``value`` (``~`` expanded) as an absolute path, relative ones taken from ``base``.
+
+    Raises ``ValueError`` for a value no file system accepts (a NUL character, a symlink loop).
+    """
+    path = Path(value)
+    try:
+        path = path.expanduser()
+    except RuntimeError:  # ~user of an unknown user: the plugin will report the missing file
+        pass
+    if path.is_absolute():
+        return str(path)
+    try:
+        return str((base / path).resolve())
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ValueError(f"is not a usable path ({exc})") from None
+
+
+def _resolve_paths(recipe: Recipe, registry: Registry, origins: PathOrigins) -> list[Problem]:
+    """Make every path parameter absolute, so that what runs, what ``recipe.yaml`` in the run
+    directory records and the resume fingerprint are the same from any working directory."""
+    problems: list[Problem] = []
+
+    def resolved(key: str, value: Any) -> Any:
+        if not isinstance(value, str) or not value.strip():
+            return value  # null, or a value the component itself rejects
+        try:
+            return absolute_path(value, origins.base(key))
+        except ValueError as exc:
+            problems.append(Problem(key, str(exc)))
+            return value
+
+    for section, kind in SECTION_KINDS.items():
+        component = recipe.component(section)
+        if component.name is None:
+            continue
+        for key in sorted(registry.get(kind, component.name).path_params):
+            if key in component.params:
+                component.params[key] = resolved(f"{section}.params.{key}", component.params[key])
+    train = recipe.data.train
+    train.init_generator = resolved("train.init_generator", train.init_generator)  # the one CORE_PATH_KEYS entry
+    return problems
+
+
 # --------------------------------------------------------------------------- validation
 
 
-def _validate(document: dict[str, Any], label: str, host: PluginHost, problems: list[Problem]) -> Recipe | None:
+def _validate(document: dict[str, Any], label: str, host: PluginHost, problems: list[Problem], origins: PathOrigins) -> Recipe | None:
     version = document.get("seqtk")
     if version is None:
         problems.append(Problem("seqtk", f"missing schema version; add 'seqtk: {schema.SCHEMA_VERSION}' at the top"))
@@ -387,6 +483,8 @@ def _validate(document: dict[str, Any], label: str, host: PluginHost, problems: 
     _check_schedule(data, problems)
     _check_components(recipe, host.registry, problems, report_missing=preset_ok)
     if not problems:  # plugins see only recipes the core accepts, so they need no defensive code
+        problems.extend(_resolve_paths(recipe, host.registry, origins))
+    if not problems:
         problems.extend(host.validate_recipe(recipe))
     return recipe
 
@@ -394,7 +492,7 @@ def _validate(document: dict[str, Any], label: str, host: PluginHost, problems: 
 def _check_schedule(data: schema.RecipeData, problems: list[Problem]) -> None:
     """A run of zero steps trains nothing and writes no checkpoint to resume or sample from."""
     train = data.train
-    if train.pretrain.generator_steps + train.pretrain.discriminator_steps + train.adversarial.steps == 0:
+    if train.pretrain.generator_steps + train.pretrain.discriminator_phase_steps + train.adversarial.steps == 0:
         problems.append(
             Problem(
                 "train.adversarial.steps",
@@ -460,6 +558,7 @@ def _check_components(recipe: Recipe, registry: Registry, problems: list[Problem
                 metric_entries.append((f"eval.metrics.{index}", registry.get("metrics", metric)))
             except UnknownNameError as exc:
                 problems.append(Problem(f"eval.metrics.{index}", str(exc)))
+        _check_keep_best(recipe.data.output.keep_best, metric_names, problems)
     provided = {section: entry.provides_for(recipe.component(section).params) for section, entry in entries.items()}
     for path, entry in [*((f"{s}.name", e) for s, e in entries.items()), *metric_entries]:
         others = set().union(*(p for s, p in provided.items() if f"{s}.name" != path))
@@ -491,6 +590,17 @@ def _check_params(entry: Any, params: Mapping[str, Any], path: str, problems: li
         return
     for key, message in found:
         problems.append(Problem(f"{path}.{schema.key_text(key)}" if key != "" else path, message))
+
+
+def _check_keep_best(keep: schema.KeepBest, metric_names: list[str], problems: list[Problem]) -> None:
+    """The best checkpoint is chosen by a metric the run evaluates (``eval.metrics`` or the domain's defaults)."""
+    if keep.metric is None or keep.metric in metric_names:
+        return
+    close = difflib.get_close_matches(keep.metric, metric_names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    problems.append(
+        Problem("output.keep_best.metric", f"{keep.metric!r} is not one of this recipe's evaluation metrics{hint}; valid: {', '.join(metric_names) or 'none'}")
+    )
 
 
 def _domain_default_metrics(entry: Any, problems: list[Problem]) -> tuple[str, ...]:

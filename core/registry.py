@@ -26,7 +26,7 @@ KINDS: tuple[str, ...] = ("domains", "generators", "discriminators", "objectives
 PRESET_PARTS: tuple[str, ...] = ("generator", "discriminator", "objective", "estimator")
 FRAGMENT_VERSION = 1
 
-_ENTRY_KEYS = {"target", "summary", "defaults", "requires", "provides", "provides_by_param", "extra"}
+_ENTRY_KEYS = {"target", "summary", "defaults", "requires", "provides", "provides_by_param", "path_params", "extra"}
 _PRESET_KEYS = {"summary", *PRESET_PARTS}
 #: Arguments the trainer passes itself; they never appear in a recipe's params.
 INJECTED_ARGUMENTS = frozenset({"spec", "domain", "generator"})
@@ -50,6 +50,11 @@ class Entry:
     #: recipe chose (or the default), still before anything is built.
     provides_by_param: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
     extra: str | None = None
+    #: Parameters whose values are file or folder paths. A relative value written in a
+    #: recipe file is resolved against that file's folder when the recipe is loaded (one
+    #: given with ``--set`` or in a mapping, against the working directory), so the
+    #: component itself only ever sees absolute paths and never guesses a base.
+    path_params: frozenset[str] = frozenset()
 
     @property
     def label(self) -> str:
@@ -92,6 +97,12 @@ class Entry:
         accepted = _settable(signature)
         hints = _type_hints(target)
         takes_any_keyword = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+        unknown_paths = sorted(self.path_params - set(accepted))
+        if unknown_paths and not takes_any_keyword:  # the plugin's fragment is wrong, not the recipe
+            raise RegistryError(
+                f"{self.label} (plugin {self.plugin!r}) declares path_params {', '.join(map(repr, unknown_paths))}, "
+                f"which {self.target} does not take; valid: {', '.join(accepted) or 'none'}"
+            )
         problems: list[tuple[str, str]] = []
         merged = {**self.defaults, **params}
         if not takes_any_keyword:
@@ -205,10 +216,22 @@ class Registry:
         provides: Iterable[str] = (),
         extra: str | None = None,
         provides_by_param: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
+        path_params: Iterable[str] = (),
     ) -> Entry:
         """Register one component. Refuses a name that is already taken, naming both plugins."""
         entry = _make_entry(
-            kind, name, target, plugin, summary, defaults, requires, provides, extra, where=plugin, provides_by_param=provides_by_param
+            kind,
+            name,
+            target,
+            plugin,
+            summary,
+            defaults,
+            requires,
+            provides,
+            extra,
+            where=plugin,
+            provides_by_param=provides_by_param,
+            path_params=path_params,
         )
         self._check_free([entry], [])
         self._entries[kind][name] = entry
@@ -328,6 +351,7 @@ def parse_fragment(document: Any, *, plugin: str, where: str) -> tuple[list[Entr
                     body.get("extra"),
                     where=path,
                     provides_by_param=body.get("provides_by_param"),
+                    path_params=body.get("path_params") or (),
                 )
             )
     presets = [_make_preset(name, body, plugin, f"{where}: presets.{name}") for name, body in (document.get("presets") or {}).items()]
@@ -347,6 +371,7 @@ def _make_entry(
     *,
     where: str,
     provides_by_param: Any = None,
+    path_params: Any = (),
 ) -> Entry:
     if kind not in KINDS:
         raise UnknownNameError("kinds", kind, KINDS)
@@ -356,7 +381,7 @@ def _make_entry(
         raise RegistryError(f"{where}: target must be 'module:attribute', got {target!r}")
     if defaults is not None and not isinstance(defaults, dict):
         raise RegistryError(f"{where}: defaults must be a mapping, got {defaults!r}")
-    for label, words in (("requires", requires), ("provides", provides)):
+    for label, words in (("requires", requires), ("provides", provides), ("path_params", path_params)):
         if isinstance(words, str) or not all(isinstance(w, str) for w in words):
             raise RegistryError(f"{where}: {label} must be a list of strings, got {words!r}")
     by_param: dict[str, dict[str, frozenset[str]]] = {}
@@ -381,6 +406,7 @@ def _make_entry(
         provides=frozenset(provides),
         provides_by_param=by_param,
         extra=extra,
+        path_params=frozenset(path_params),
     )
 
 

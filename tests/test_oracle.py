@@ -15,7 +15,7 @@ from seqtk.core.errors import DataError
 from seqtk.core.interfaces import Batch
 from seqtk.plugins.text.oracle import PARAM_NAMES, OracleDomain, OracleLSTM, OracleNLL, inverse_cdf_draw, param_shapes
 
-SEQGAN_PARAMS = Path(__file__).resolve().parents[1] / "../shared/data/seqgan-oracle/target_params.npz"
+SEQGAN_PARAMS = Path(__file__).resolve().parents[1] / "data/seqgan-oracle/target_params.npz"
 
 
 def numpy_nll(params: dict[str, np.ndarray], tokens: np.ndarray) -> np.ndarray:
