@@ -43,6 +43,8 @@ class RunResult:
     steps: int
     seconds: float
     recipe: Recipe = field(repr=False)
+    #: The best evaluation by ``output.keep_best`` (metric, mode, value, step, file), None when the recipe keeps none.
+    best: dict[str, Any] | None = None
 
 
 def validate(
@@ -88,7 +90,7 @@ def run(
         started = time.perf_counter()
         metrics = trainer.fit(resume=resume)
         seconds = time.perf_counter() - started
-        result = RunResult(run_dir, metrics, trainer.state.initial_metrics, trainer.state.step, seconds, recipe)
+        result = RunResult(run_dir, metrics, trainer.state.initial_metrics, trainer.state.step, seconds, recipe, trainer.best.record)
         if dist.is_main:
             _write_summary(result)
         return result
@@ -131,16 +133,21 @@ def _write_summary(result: RunResult) -> None:
         "initial_metrics": result.initial_metrics,
         "final_metrics": result.metrics,
     }
+    if result.best is not None:
+        summary["best"] = result.best
     atomic_write_text(result.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 
-def restore(run_dir: str | Path, *, seed: int = 0, host: PluginHost | None = None) -> tuple[Any, Recipe, dict[str, Any]]:
+def restore(
+    run_dir: str | Path, *, seed: int = 0, host: PluginHost | None = None, best: bool = False, step: int | None = None
+) -> tuple[Any, Recipe, dict[str, Any]]:
     """The parts of a run, rebuilt from its newest checkpoint with the generator's weights loaded.
 
-    Returns ``(parts, recipe, checkpoint_state)``; the generator is in eval mode and the domain
-    holds its fitted state (vocabulary, scaler), so a script can draw samples and score
-    them exactly as ``seqtk sample`` and the run's evaluations do. Seeds every RNG with
-    ``seed`` first.
+    ``best`` takes the best checkpoint instead (the run's recipe set ``output.keep_best``),
+    ``step`` the checkpoint of that step. Returns ``(parts, recipe, checkpoint_state)``; the
+    generator is in eval mode and the domain holds its fitted state (vocabulary, scaler), so
+    a script can draw samples and score them exactly as ``seqtk sample`` and the run's
+    evaluations do. Seeds every RNG with ``seed`` first.
     """
     from seqtk.core import checkpoint as ckpt
     from seqtk.core.assemble import assemble, resolve_device
@@ -150,7 +157,9 @@ def restore(run_dir: str | Path, *, seed: int = 0, host: PluginHost | None = Non
     found = ckpt.list_checkpoints(run_dir / "checkpoints")
     if not found:
         raise RunDirectoryError(f"{run_dir}: no checkpoint to sample from (is this a run directory?)")
-    path = found[-1][1]
+    if best and step is not None:
+        raise SeqtkError("choose the best checkpoint or a step, not both")
+    path = ckpt.find_checkpoint(run_dir, "best" if best else step if step is not None else "last")
     state = ckpt.load_checkpoint(path, required=ckpt.SAMPLE_KEYS)
     host = host or PluginHost()
     recipe = load_recipe(state["recipe"], host=host)
@@ -170,15 +179,17 @@ def sample(
     out_dir: str | Path | None = None,
     seed: int = 0,
     host: PluginHost | None = None,
+    best: bool = False,
+    step: int | None = None,
 ) -> list[Path]:
-    """Generate ``count`` sequences from a run's newest checkpoint, in the domain's format."""
+    """Generate ``count`` sequences from a run's newest checkpoint (``best``: its best, ``step``: that step's), in the domain's format."""
     import torch
 
     from seqtk.core.trainer import sample_in_chunks
 
     if count < 1:
         raise SeqtkError(f"--count must be at least 1, got {count}")
-    parts, recipe, state = restore(run_dir, seed=seed, host=host)
+    parts, recipe, state = restore(run_dir, seed=seed, host=host, best=best, step=step)
     with torch.no_grad():
         batch = sample_in_chunks(parts.generator, count, recipe.data.train.batch_size * 16)
     target = Path(out_dir) if out_dir is not None else Path(run_dir) / "generated"

@@ -8,6 +8,7 @@ and every state (RNGs included) is stored as tensors, numbers, strings and conta
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import random
 import re
@@ -19,7 +20,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import torch
 
-from seqtk.core.atomic import atomic_write_bytes
+from seqtk.core.atomic import atomic_write_bytes, atomic_write_text
 from seqtk.core.errors import CheckpointError
 
 #: Bumped when the layout of a checkpoint changes; newer files are refused clearly.
@@ -172,9 +173,85 @@ def _shown(value: Any) -> str:
     return "absent" if value is _ABSENT else repr(value)
 
 
-def prune_checkpoints(directory: Path, keep: int) -> None:
+def prune_checkpoints(directory: Path, keep: int, protect: Iterable[Path] = ()) -> None:
+    """Delete all but the newest ``keep`` checkpoints, sparing ``protect`` (the best one)."""
+    spared = {Path(path).name for path in protect}
     for _, path in list_checkpoints(directory)[:-keep]:
-        path.unlink(missing_ok=True)
+        if path.name not in spared:
+            path.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- the best checkpoint
+
+#: Beside the checkpoints: which one is the run's best (``output.keep_best``), as JSON.
+BEST_FILE = "best.json"
+_BEST_KEYS = ("metric", "mode", "value", "step", "file")
+_SELECTOR = re.compile(r"^(?P<run>.+)@(?P<which>best|\d+)$")
+
+
+def improves(value: float, best: Mapping[str, Any] | None, mode: str) -> bool:
+    """Whether ``value`` beats the best so far (strictly: a tie keeps the earlier step); NaN never does."""
+    if not np.isfinite(value):
+        return False
+    if best is None:
+        return True
+    return value < best["value"] if mode == "min" else value > best["value"]
+
+
+def write_best_record(directory: Path, record: Mapping[str, Any]) -> None:
+    """Point ``best.json`` at ``record["file"]``, atomically (the trainer writes that checkpoint first)."""
+    atomic_write_text(directory / BEST_FILE, json.dumps(dict(record), indent=2) + "\n")
+
+
+def read_best_record(directory: Path) -> dict[str, Any] | None:
+    """``best.json`` of a checkpoint folder, or None when the run kept no best."""
+    path = directory / BEST_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: unreadable ({_first_sentence(exc)}); it is rewritten at the run's next best evaluation") from None
+    if not isinstance(record, dict) or any(key not in record for key in _BEST_KEYS):
+        raise CheckpointError(f"{path}: not a best-checkpoint record (expected the keys {', '.join(_BEST_KEYS)})")
+    return record
+
+
+def split_selector(text: str) -> tuple[Path, str | int]:
+    """``"RUN@best"`` -> (RUN, "best"), ``"RUN@40"`` -> (RUN, 40), anything else (or an existing path) -> (path, "last")."""
+    match = _SELECTOR.match(text)
+    if match is None or Path(text).exists():
+        return Path(text), "last"
+    which = match.group("which")
+    return Path(match.group("run")), "best" if which == "best" else int(which)
+
+
+def find_checkpoint(run_dir: Path, which: str | int = "last") -> Path:
+    """The checkpoint of a run directory (or of its ``checkpoints/`` folder): ``"last"``, ``"best"`` or a step.
+
+    Raises ``CheckpointError`` saying what the run holds instead.
+    """
+    directory = run_dir / "checkpoints" if (run_dir / "checkpoints").is_dir() else run_dir
+    found = list_checkpoints(directory)
+    if which == "best":
+        record = read_best_record(directory)
+        if record is None:
+            raise CheckpointError(
+                f"{run_dir}: the run kept no best checkpoint (no {BEST_FILE} in {directory}); set output.keep_best.metric "
+                "in its recipe (e.g. output.keep_best: {metric: nll-test}) and run it again, or use its newest checkpoint"
+            )
+        path = directory / str(record["file"])
+        if not path.is_file():
+            raise CheckpointError(f"{directory / BEST_FILE}: names {record['file']}, which is missing (deleted by hand?)")
+        return path
+    if not found:
+        raise CheckpointError(f"{run_dir} holds no checkpoint (expected a run directory or a .pt file)")
+    if which == "last":
+        return found[-1][1]
+    steps = {step: path for step, path in found}
+    if which not in steps:
+        raise CheckpointError(f"{run_dir}: no checkpoint of step {which}; it holds steps {', '.join(str(s) for s in sorted(steps))}")
+    return steps[int(which)]
 
 
 # --------------------------------------------------------------------------- random states

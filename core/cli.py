@@ -51,8 +51,11 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
     plugins = verbs.add_parser("plugins", help="list plugins with their versions and hooks")
     plugins.set_defaults(handler=_cmd_plugins)
 
-    sample = verbs.add_parser("sample", help="generate sequences from a run's last checkpoint")
+    sample = verbs.add_parser("sample", help="generate sequences from a run's last (or best) checkpoint")
     sample.add_argument("run_dir", type=Path, help="a run directory written by 'seqtk run'")
+    which = sample.add_mutually_exclusive_group()
+    which.add_argument("--best", action="store_true", help="from the best checkpoint (the run's recipe set output.keep_best)")
+    which.add_argument("--step", type=int, default=None, help="from the checkpoint of this step")
     sample.add_argument("-n", "--count", type=int, default=100, help="how many sequences (default 100)")
     sample.add_argument("--out", type=Path, default=None, help="folder for the samples (default RUN_DIR/generated)")
     sample.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
@@ -203,6 +206,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         before = result.initial_metrics.get(name)
         was = f" (untrained: {before:.4g})" if before is not None else ""
         print(f"  {name}: {value:.4g}{was}")
+    if result.best is not None:
+        best = result.best
+        print(f"  best {best['metric']}: {best['value']:.4g} at step {best['step']} (checkpoints/{best['file']}; seqtk sample {result.run_dir} --best)")
     return 0
 
 
@@ -276,7 +282,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def _cmd_sample(args: argparse.Namespace) -> int:
     from seqtk.core.api import sample
 
-    paths = sample(args.run_dir, args.count, out_dir=args.out, seed=args.seed, host=args.host)
+    paths = sample(args.run_dir, args.count, out_dir=args.out, seed=args.seed, host=args.host, best=args.best, step=args.step)
     for path in paths:
         print(path)
     return 0

@@ -64,6 +64,31 @@ class Optimizers:
 
 
 @dataclass
+class DiscriminatorPools:
+    """SeqGAN's discriminator schedule: epochs over a pool of fresh negatives beside as many real rows.
+
+    One update per batch sees a batch of real rows and an equal batch of generated ones, but
+    a pool's negatives are drawn once and revisited ``epochs`` times, as SeqGAN trains its
+    discriminator (50 pools x 3 epochs before the adversarial phase, 5 x 3 after every
+    generator step, each pool 10,000 negatives beside the 10,000 real sequences).
+    """
+
+    pools: int = _f(0, doc="Pools per phase step (adversarial) or in all (pretraining), each with freshly generated negatives; 0 turns the pool schedule off.", minimum=0)
+    pool_size: int | None = _f(
+        None,
+        doc="Generated sequences in a pool, beside as many real training rows; per process under torchrun, like `train.batch_size`; null: as many as the training split holds.",
+        minimum=1,
+    )
+    epochs: int = _f(1, doc="Passes over each pool, in shuffled batches of `train.batch_size` real and as many generated sequences.", minimum=1)
+
+    def problems(self, path: str) -> list[Problem]:
+        """Settings that would be silently ignored because no pool is trained."""
+        if self.pools == 0 and (self.pool_size is not None or self.epochs != 1):
+            return [Problem(_join(path, "pools"), "is 0, so pool_size and epochs have no effect; set pools to at least 1 (SeqGAN: 50 before, 5 per adversarial step)")]
+        return []
+
+
+@dataclass
 class Pretrain:
     generator_steps: int = _f(0, doc="Maximum-likelihood (teacher-forced) updates of the generator before adversarial training.", minimum=0)
     discriminator_steps: int = _f(0, doc="Discriminator updates against the pretrained generator before adversarial training.", minimum=0)
@@ -73,6 +98,44 @@ class Pretrain:
         minimum=0.0,
         exclusive=True,
     )
+    generator_lr_final: float | None = _f(
+        None,
+        doc="Learning rate of the last `generator_lr_final_steps` pretraining updates: a short low-rate phase settles the model that the larger rate leaves jittering around its optimum (oracle, 25 epochs at 1e-2 then 3 at 1e-3: NLL-oracle 9.02 -> 8.99). null: one rate throughout.",
+        minimum=0.0,
+        exclusive=True,
+    )
+    generator_lr_final_steps: int = _f(0, doc="How many of the last pretraining updates use `generator_lr_final`.", minimum=0)
+    fresh_generator_optimizer: bool = _f(
+        False,
+        doc="Start the adversarial phase with a fresh Adam state for the generator, as SeqGAN's and RelGAN's code do (one optimizer for pretraining, another for adversarial training); false carries the pretraining moments over.",
+    )
+    discriminator_pools: DiscriminatorPools = _f(
+        doc="Pretrain the discriminator on pools of fresh negatives instead of `discriminator_steps` single batches: each pool is one step.",
+        factory=DiscriminatorPools,
+    )
+
+    def problems(self, path: str) -> list[Problem]:
+        problems = [_both_schedules(path)] if self.discriminator_steps and self.discriminator_pools.pools else []
+        if (self.generator_lr_final is None) != (self.generator_lr_final_steps == 0):
+            problems.append(
+                Problem(
+                    _join(path, "generator_lr_final_steps"),
+                    "generator_lr_final and generator_lr_final_steps go together: set both (a rate and how many of the last pretraining steps use it) or neither",
+                )
+            )
+        elif self.generator_lr_final_steps > self.generator_steps:
+            problems.append(
+                Problem(
+                    _join(path, "generator_lr_final_steps"),
+                    f"is {self.generator_lr_final_steps}, more than the {self.generator_steps} pretraining steps (generator_steps)",
+                )
+            )
+        return problems
+
+    @property
+    def discriminator_phase_steps(self) -> int:
+        """Steps of discriminator pretraining: one per pool, or one per single-batch update."""
+        return self.discriminator_pools.pools or self.discriminator_steps
 
 
 @dataclass
@@ -84,6 +147,23 @@ class Adversarial:
         0.0,
         doc="Weight of the generator's teacher-forced pretraining loss on a real batch, added to every adversarial generator update (TimeGAN's supervised loss); 0 turns it off.",
         minimum=0.0,
+    )
+    discriminator_pools: DiscriminatorPools = _f(
+        doc="Train the discriminator on pools of fresh negatives in every iteration instead of `discriminator_steps` single batches.",
+        factory=DiscriminatorPools,
+    )
+
+    def problems(self, path: str) -> list[Problem]:
+        if self.discriminator_steps is not None and self.discriminator_pools.pools:
+            return [_both_schedules(path)]
+        return []
+
+
+def _both_schedules(path: str) -> Problem:
+    return Problem(
+        _join(path, "discriminator_pools"),
+        f"cannot be used with {_join(path, 'discriminator_steps')}: both say how the discriminator trains; "
+        "keep discriminator_steps (one batch per update) or discriminator_pools (epochs over pools of fresh negatives), not both",
     )
 
 
@@ -98,7 +178,7 @@ class Train:
     log_every: int = _f(10, doc="Write losses to metrics.jsonl every this many steps.", minimum=1)
     init_generator: str | None = _f(
         None,
-        doc="A run directory (its newest checkpoint) or checkpoint file whose generator weights start this run, so that GAN variants share one pretrained generator; null starts from random weights.",
+        doc="A run directory (its newest checkpoint; `RUN@best` its best, `RUN@STEP` the one of that step) or checkpoint file whose generator weights start this run, so that GAN variants share one pretrained generator; null starts from random weights.",
     )
 
 
@@ -110,11 +190,23 @@ class Eval:
 
 
 @dataclass
+class KeepBest:
+    """Which evaluated checkpoint to keep as the run's best, beside the newest ones."""
+
+    metric: str | None = _f(
+        None,
+        doc="An evaluation metric of this recipe (one of `eval.metrics`, or the domain's defaults); whenever an evaluation improves on it, that step is checkpointed and kept as `checkpoints/best.json` names it, whatever `keep_checkpoints` says; null keeps no best.",
+    )
+    mode: Literal["min", "max"] | None = _f(None, doc="`min` when lower is better, `max` when higher is; null takes the metric's own direction.")
+
+
+@dataclass
 class Output:
     dir: str = _f("runs/{name}", doc="Run directory; `{name}` is replaced by the recipe's name. Relative paths are relative to the working directory.")
     checkpoint_every: int = _f(100, doc="Save a checkpoint every this many steps (and at the end).", minimum=1)
     keep_checkpoints: int = _f(2, doc="How many recent checkpoints to keep.", minimum=1)
     samples: int = _f(64, doc="Generated sequences written to samples/ at each evaluation.", minimum=0, maximum=10**6)
+    keep_best: KeepBest = _f(doc="The best evaluated checkpoint, for `seqtk sample RUN --best` and `train.init_generator: RUN@best`.", factory=KeepBest)
 
 
 @dataclass
@@ -180,9 +272,14 @@ def convert(cls: type, data: Any, path: str, problems: list[Problem]) -> Any:
             continue
         values[name] = tuple(value) if typing.get_origin(hint) is tuple else value
     try:
-        return cls(**values)
+        instance = cls(**values)
     except TypeError:  # a required key was missing: already reported
         return None
+    # Rules across a section's keys (two settings that exclude each other) live with the section.
+    check = getattr(instance, "problems", None)
+    if callable(check):
+        problems.extend(check(path))
+    return instance
 
 
 @functools.lru_cache(maxsize=None)

@@ -3,7 +3,12 @@
 The loop is a sequence of numbered steps. Steps ``[0, P_G)`` pretrain the generator by
 maximum likelihood, ``[P_G, P_G + P_D)`` pretrain the discriminator, and the rest are
 adversarial iterations (``discriminator_steps`` D updates, then ``generator_steps`` G
-updates). After a step the loop may log, evaluate and checkpoint, in that order, so a
+updates). With ``discriminator_pools`` (SeqGAN's schedule) a discriminator pretraining
+step is one whole pool (fresh negatives beside as many real rows, ``epochs`` passes), and
+an adversarial iteration trains ``pools`` such pools before its G updates: still one step,
+so the invariant below holds unchanged and a kill loses at most one pool.
+
+After a step the loop may log, evaluate and checkpoint, in that order, so a
 checkpoint taken at step ``s`` holds everything the uninterrupted run had at ``s``:
 network and optimiser states, every RNG, the data order, the log's length and the loss
 accumulators. Resuming from it therefore replays the rest bit for bit (on the same
@@ -38,6 +43,9 @@ from torch import Tensor, nn
 from seqtk.core import checkpoint as ckpt
 from seqtk.core.assemble import Parts, assemble, resolve_device
 from seqtk.core.batches import BatchStream
+from seqtk.core.cpu_memory import keep_freed_memory
+from seqtk.core.best import BestKeeper
+from seqtk.core.discrimination import separation, sequence_scores
 from seqtk.core.distributed import Distributed, SyncedUpdates
 from seqtk.core.errors import CheckpointError, Problem, RecipeError, SeqtkError, TrainingError
 from seqtk.core.interfaces import Batch, Scores
@@ -45,6 +53,7 @@ from seqtk.core.metrics_log import MetricsLog, check_log_holds
 from seqtk.core.progress import Progress
 from seqtk.core.recipe import Recipe
 from seqtk.core.registry import Registry
+from seqtk.core.schema import DiscriminatorPools
 
 #: Recipe keys that may change between a run and its resumption without breaking it.
 RESUMABLE_CHANGES = ("output", "eval", "train.adversarial.steps", "train.log_every", "train.cpu_threads")
@@ -129,7 +138,7 @@ class Trainer:
         seed_everything(self.config.seed)
         self.parts: Parts = assemble(recipe, registry, self.device)
         if self.config.train.init_generator is not None:
-            self._init_generator(Path(self.config.train.init_generator))
+            self._init_generator(self.config.train.init_generator)
         self.train_data = self.parts.domain.load("train")
         self.test_data = self.parts.domain.load("test")
         train = self.config.train
@@ -141,13 +150,14 @@ class Trainer:
         if self.dist.rank:
             seed_everything(self.config.seed + RANK_SEED_STRIDE * self.dist.rank)
         self.critic_steps = train.adversarial.discriminator_steps or max(1, int(self.parts.objective.critic_steps))
-        pg, pd = train.pretrain.generator_steps, train.pretrain.discriminator_steps
+        pg, pd = train.pretrain.generator_steps, train.pretrain.discriminator_phase_steps
         self.phases = [
             Phase("pretrain_generator", 0, pg),
             Phase("pretrain_discriminator", pg, pg + pd),
             Phase("adversarial", pg + pd, pg + pd + train.adversarial.steps),
         ]
         self.total_steps = self.phases[-1].end
+        self.trains_discriminator = pd > 0 or train.adversarial.steps > 0
         self.supervised_weight = train.adversarial.supervised_weight
         for key, wanted in (("train.pretrain.generator_steps", pg), ("train.adversarial.supervised_weight", self.supervised_weight)):
             problem = self.parts.generator.pretraining_problem() if wanted else None
@@ -155,16 +165,28 @@ class Trainer:
                 raise RecipeError(recipe.source, [Problem(key, f"cannot use the teacher-forced loss: {problem}")])
         self.state = TrainState()
         self.checkpoint_dir = run_dir / "checkpoints"
+        self.best = self._best_keeper()
         self.fingerprint = recipe_fingerprint(recipe)
         self._stop_signal: str | None = None
 
-    def _init_generator(self, source: Path) -> None:
-        """Start from another run's generator weights (for example an MLE-pretrained one)."""
+    def _best_keeper(self) -> BestKeeper:
+        keep = self.config.output.keep_best
+        metric = self.parts.metrics.get(keep.metric) if keep.metric is not None else None
+        if keep.metric is not None and metric is None:  # the recipe check names it first; a guard against a silent no-op
+            valid = ", ".join(self.parts.metrics)
+            raise RecipeError(self.recipe.source, [Problem("output.keep_best.metric", f"{keep.metric!r} is not evaluated by this recipe; valid: {valid}")])
+        return BestKeeper(keep.metric, keep.mode, bool(getattr(metric, "higher_is_better", False)), self.checkpoint_dir)
+
+    def _init_generator(self, spec: str) -> None:
+        """Start from another run's generator weights (for example an MLE-pretrained one): RUN, RUN@best, RUN@STEP or a file."""
+        source, which = ckpt.split_selector(spec)
         if source.is_dir():
-            found = ckpt.list_checkpoints(source / "checkpoints") or ckpt.list_checkpoints(source)
-            if not found:
-                raise RecipeError(self.recipe.source, [Problem("train.init_generator", f"{source} holds no checkpoint (expected a run directory or a .pt file)")])
-            source = found[-1][1]
+            try:
+                source = ckpt.find_checkpoint(source, which)
+            except CheckpointError as exc:
+                raise RecipeError(self.recipe.source, [Problem("train.init_generator", str(exc))]) from None
+        elif which != "last":
+            raise RecipeError(self.recipe.source, [Problem("train.init_generator", f"{source}: no such run directory (RUN@{which} names a run directory)")])
         state = ckpt.load_checkpoint(source)
         weights = state.get("generator")
         if not isinstance(weights, dict):
@@ -190,6 +212,8 @@ class Trainer:
         threads_before = torch.get_num_threads()
         if self.config.train.cpu_threads is not None:
             torch.set_num_threads(self.config.train.cpu_threads)
+        if self.device.type == "cpu":
+            keep_freed_memory()  # a third of a CPU step's time was re-faulting freed tensors (core/cpu_memory.py)
         try:
             self._notify("on_run_start", self.run_dir, self.recipe)
             if resume:
@@ -197,6 +221,8 @@ class Trainer:
             else:
                 log.truncate(0)
                 self.state.initial_metrics = self._evaluate(log)
+                if self._new_best(self.state.initial_metrics):
+                    self._checkpoint(log)
             with self._signals_caught(), Progress(self.total_steps, self.state.step, enabled=self.show_progress) as bar:
                 while self.state.step < self.total_steps:
                     logs = self._train_step(self._phase(self.state.step))
@@ -222,6 +248,10 @@ class Trainer:
         parts.generator.train()
         parts.discriminator.train()
         self._set_generator_lr(phase.name == "pretrain_generator")
+        if phase.name == "adversarial" and self.state.step == phase.start and self.config.train.pretrain.fresh_generator_optimizer:
+            # The pretraining moments would scale the first policy-gradient steps down (its
+            # gradients are larger); SeqGAN's adversarial Adam starts from nothing.
+            self.g_opt.state.clear()
         g_clip = self.config.train.optimizer.generator.grad_clip
         if phase.name == "pretrain_generator":
             batch = self.stream.next().to(self.device)
@@ -232,10 +262,16 @@ class Trainer:
 
             return self._update(pretrain_loss, self.g_sync, parts.generator, self.g_opt, g_clip, "generator pretraining")
         if phase.name == "pretrain_discriminator":
+            if self.config.train.pretrain.discriminator_pools.pools:
+                return self._discriminator_pool(self.config.train.pretrain.discriminator_pools)
             return self._discriminator_update()
         logs: dict[str, float] = {}
-        for _ in range(self.critic_steps):
-            logs = self._discriminator_update()
+        pools = self.config.train.adversarial.discriminator_pools
+        if pools.pools:
+            logs = _means([self._discriminator_pool(pools) for _ in range(pools.pools)])
+        else:
+            for _ in range(self.critic_steps):
+                logs = self._discriminator_update()
         for _ in range(self.config.train.adversarial.generator_steps):
             real = self.stream.next().to(self.device)
 
@@ -258,19 +294,51 @@ class Trainer:
 
     def _set_generator_lr(self, pretraining: bool) -> None:
         """The phase's learning rate: pretraining may use its own, larger one (set every step, so resuming needs nothing)."""
-        pretrain_lr = self.config.train.pretrain.generator_lr
-        lr = pretrain_lr if pretraining and pretrain_lr is not None else self.config.train.optimizer.generator.lr
+        pretrain = self.config.train.pretrain
+        lr = pretrain.generator_lr if pretraining and pretrain.generator_lr is not None else self.config.train.optimizer.generator.lr
+        if pretraining and pretrain.generator_lr_final is not None and self.state.step >= pretrain.generator_steps - pretrain.generator_lr_final_steps:
+            lr = pretrain.generator_lr_final
         for group in self.g_opt.param_groups:
             group["lr"] = lr
 
     def _discriminator_update(self) -> dict[str, float]:
-        parts = self.parts
+        """One D update on the next real batch and as many fresh negatives."""
         real = self.stream.next().to(self.device)
+        return self._train_discriminator(real, self._negatives(real.size))
+
+    def _discriminator_pool(self, pools: DiscriminatorPools) -> dict[str, float]:
+        """SeqGAN's unit of D training: ``pool_size`` fresh negatives beside as many real rows, ``epochs`` passes.
+
+        Real and generated rows are shuffled apart, so every update still sees a real batch
+        and an equal generated one (what every objective's loss takes). Returns the mean
+        of the updates' logs.
+        """
+        batch_size = self.config.train.batch_size
+        size = pools.pool_size or len(self.train_data)
+        # This rank's share of the data stream, as the per-batch path draws it.
+        rows = torch.cat([self.stream.next_indices() for _ in range(-(-size // batch_size))])[:size]
+        real = self.train_data.rows(rows).to(self.device)
+        fake = join_rows([self._negatives(min(batch_size, size - done)) for done in range(0, size, batch_size)])
+        logs = []
+        for _ in range(pools.epochs):
+            real_order, fake_order = torch.randperm(size).to(self.device), torch.randperm(size).to(self.device)
+            for start in range(0, size, batch_size):
+                logs.append(
+                    self._train_discriminator(real.index(real_order[start : start + batch_size]), fake.index(fake_order[start : start + batch_size]))
+                )
+        return _means(logs)
+
+    def _negatives(self, n: int) -> Batch:
+        """``n`` generated sequences as the discriminator trains on them (relaxed ones for Gumbel-softmax)."""
         adversarial = self.phases[-1]
         with torch.no_grad():
-            fake = parts.estimator.discriminator_samples(
-                parts.generator, real.size, step=max(0, self.state.step - adversarial.start), total_steps=adversarial.end - adversarial.start
+            return self.parts.estimator.discriminator_samples(
+                self.parts.generator, n, step=max(0, self.state.step - adversarial.start), total_steps=adversarial.end - adversarial.start
             ).detach()
+
+    def _train_discriminator(self, real: Batch, fake: Batch) -> dict[str, float]:
+        """One D optimiser step on a real and a generated batch: the objective's loss, its penalty, the D's own regularization."""
+        parts = self.parts
 
         def discriminator_loss() -> tuple[Tensor, dict[str, float]]:
             real_scores = Scores.of(parts.discriminator(real), real)
@@ -281,6 +349,10 @@ class Trainer:
             if penalty is not None:
                 logs["d_penalty"] = penalty.item()
                 loss = loss + penalty
+            regularization = parts.discriminator.regularization()
+            if regularization is not None:
+                logs["d_regularization"] = regularization.item()
+                loss = loss + regularization
             return loss, logs
 
         clip = self.config.train.optimizer.discriminator.grad_clip
@@ -339,12 +411,13 @@ class Trainer:
         # The generator does not change while the discriminator pretrains: evaluating it
         # again would cost time (10,000 samples on the oracle) and repeat the same numbers.
         generator_changed = self._phase(step - 1).name != "pretrain_discriminator"
+        best = False
         if (step % self.config.eval.every == 0 and generator_changed) or done:
-            self._evaluate(log)
+            best = self._new_best(self._evaluate(log))
         # Read once: a signal arriving between checkpointing and stopping must not stop an
         # unsaved step.
         stop = agreed_stop if agreed_stop is not None else self._stop_signal is not None
-        if step % self.config.output.checkpoint_every == 0 or done or stop:
+        if step % self.config.output.checkpoint_every == 0 or done or stop or best:
             self._checkpoint(log)
         if stop:
             cause = self._stop_signal or "another rank's stop signal"
@@ -371,15 +444,35 @@ class Trainer:
                     name: float(metric(self.test_data.batch if metric.uses_whole_test_set else real, fake))
                     for name, metric in parts.metrics.items()
                 }
+                discrimination: dict[str, float] = {}
+                if self.trains_discriminator:  # an untrained discriminator's view would be noise in the log
+                    parts.discriminator.eval()
+                    chunk = self.config.train.batch_size * 16
+                    discrimination = separation(
+                        sequence_scores(parts.discriminator, real, chunk, self.device), sequence_scores(parts.discriminator, fake, chunk, self.device)
+                    )
             finally:
                 parts.generator.train()
-        log.write({"step": step, "phase": "eval", **metrics})
+                parts.discriminator.train()
+        # The discriminator's view goes to the log, not to the run's metrics: it judges the
+        # training, not the samples, and has no place in comparisons of final metrics.
+        log.write({"step": step, "phase": "eval", **metrics, **discrimination})
         keep = self.config.output.samples
         if keep:
             parts.domain.write_samples(fake.index(torch.arange(min(keep, fake.size))), self.run_dir / "samples", f"step-{step:08d}")
         self.state.last_metrics = metrics
         self._notify("on_eval", step, metrics)
         return metrics
+
+    def _new_best(self, metrics: dict[str, float]) -> bool:
+        """Whether this evaluation is the best so far (``output.keep_best``), so that its step must be checkpointed.
+
+        Rank 0 judges (it alone evaluates) and tells every rank, since all take part in a checkpoint.
+        """
+        if not self.best.enabled:
+            return False
+        step = self.state.step
+        return self.dist.from_main(lambda: self.best.offer(step, metrics))
 
     def _checkpoint(self, log: MetricsLog | _NoLog) -> None:
         rng_states = self.dist.gather(ckpt.capture_rng_state())
@@ -411,10 +504,13 @@ class Trainer:
             "accumulators": {"sums": self.state.sums, "counts": self.state.counts},
             "initial_metrics": self.state.initial_metrics,
             "last_metrics": self.state.last_metrics,
+            "best": self.best.record,
         }
         path = ckpt.checkpoint_path(self.checkpoint_dir, self.state.step)
         ckpt.save_checkpoint(path, state)
-        ckpt.prune_checkpoints(self.checkpoint_dir, self.config.output.keep_checkpoints)
+        # In this order, so that a kill at any moment leaves best.json naming a file that exists.
+        self.best.saved(self.state.step)
+        ckpt.prune_checkpoints(self.checkpoint_dir, self.config.output.keep_checkpoints, protect=self.best.spared())
         self._notify("on_checkpoint", self.state.step, path)
 
     def _read_checkpoint_to_resume(self) -> tuple[dict[str, Any], Path]:
@@ -460,6 +556,7 @@ class Trainer:
             initial_metrics=dict(state["initial_metrics"]),
             last_metrics=dict(state["last_metrics"]),
         )
+        self.best.restore(state.get("best"), writes_files=self.dist.is_main)
         log.truncate(int(state["log_size"]))
 
     def _restore_rng(self, state: dict[str, Any]) -> None:
@@ -549,6 +646,43 @@ class _NoLog:
 
     def close(self) -> None:
         pass
+
+
+def _means(logs: list[dict[str, float]]) -> dict[str, float]:
+    """Each key's mean over the dicts that hold it."""
+    keys = dict.fromkeys(key for entry in logs for key in entry)
+    return {key: sum(e[key] for e in logs if key in e) / sum(key in e for e in logs) for key in keys}
+
+
+def join_rows(batches: list[Batch]) -> Batch:
+    """Join generated batches row-wise keeping every field (log-probs, relaxed one-hots, extras).
+
+    ``Batch.concat`` keeps values and lengths alone (what metrics use); a pool of negatives
+    must keep what the discriminator reads, such as Gumbel-softmax's relaxed one-hots.
+    Shorter batches are padded with zeros to the longest along the step axis.
+    """
+    if len(batches) == 1:
+        return batches[0]
+    width = max(b.steps for b in batches)
+
+    def padded(t: Tensor, steps: int) -> Tensor:
+        if t.dim() < 2 or t.shape[1] != steps or steps == width:
+            return t
+        return torch.nn.functional.pad(t, [0, 0] * (t.dim() - 2) + [0, width - steps])
+
+    def joined(tensors: list[Tensor | None]) -> Tensor | None:
+        if any(t is None for t in tensors):
+            return None
+        return torch.cat([padded(t, b.steps) for t, b in zip(tensors, batches)])  # type: ignore[arg-type]
+
+    extras = {key: joined([b.extras.get(key) for b in batches]) for key in batches[0].extras}
+    return Batch(
+        values=torch.cat([padded(b.values, b.steps) for b in batches]),
+        lengths=torch.cat([b.lengths for b in batches]),
+        log_probs=joined([b.log_probs for b in batches]),
+        relaxed=joined([b.relaxed for b in batches]),
+        extras={key: value for key, value in extras.items() if value is not None},
+    )
 
 
 def sample_in_chunks(generator: Any, count: int, chunk: int) -> Batch:
