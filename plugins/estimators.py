@@ -60,7 +60,11 @@ class Reinforce(Estimator):
     ``rollouts`` times in one stepped pass (``chunk_size`` rows at a time), and the
     discriminator scores the completions ``chunk_size`` rows at a time, in eval mode
     (dropout off) and without gradients. A prefix that already holds the whole sequence
-    (it ended with EOS) is not rolled out: its value is the sequence's reward.
+    (it ended with EOS) is not rolled out: its value is the sequence's reward. A
+    discriminator with a ``score_completions(sequences, completions, sources,
+    prefix_lengths)`` method (the ``cnn``) scores the completions through it, so that it
+    can reuse what a completion shares with its sequence; it must return what
+    ``forward(completions)`` returns. Others are simply called.
 
     The delayed copy starts as the generator at the first adversarial step (after any
     pretraining) and after every generator update moves to
@@ -199,9 +203,16 @@ class Reinforce(Estimator):
             prefixes, count, rows = rollouts.lengths.shape
             per_rollout = rewards.view(1, 1, rows).expand(prefixes, count, rows).clone()
             flat = per_rollout.view(-1)
+            score_completions = getattr(discriminator, "score_completions", None)
             for part in rollouts.sampled.reshape(-1).nonzero().squeeze(1).split(self.chunk_size):
                 completions = rollouts.batch(part)
-                scores = _per_sequence(discriminator(completions), completions)
+                if callable(score_completions):
+                    # Flat row r of the [T - 1, n, B] layout completes prefix r // (n * B) + 1 of row r % B.
+                    prefix_lengths, sources = part // (count * rows) + 1, part % rows
+                    raw = score_completions(fake, completions, sources, prefix_lengths)
+                else:
+                    raw = discriminator(completions)
+                scores = _per_sequence(raw, completions)
                 flat[part] = objective.reward(scores, real_scores).detach().to(flat.dtype)
         finally:
             discriminator.train(was_training)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Mapping
 
 import torch
 from torch import Tensor, nn
 
 from seqtk.core.interfaces import Batch, DomainSpec, Generator
+from seqtk.plugins.init import apply_init
 
 __all__ = ["LSTMGenerator"]
 
@@ -30,6 +31,7 @@ class LSTMGenerator(Generator):
     per sequence and fed at every step: series whose shape is fixed by a few global
     parameters (a frequency, a trend) are far easier to generate from one draw than by
     integrating per-step noise, which teacher-forced pretraining teaches the LSTM to ignore.
+    ``init`` how the parameters are drawn (:mod:`seqtk.plugins.init`; None keeps PyTorch's defaults).
     """
 
     provides: ClassVar[frozenset[str]] = frozenset({"values", "reparam"})
@@ -43,6 +45,7 @@ class LSTMGenerator(Generator):
         feed_previous: bool = True,
         dropout: float = 0.0,
         latent_dim: int = 0,
+        init: str | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if spec.kind != "continuous":
@@ -80,6 +83,7 @@ class LSTMGenerator(Generator):
         if high <= low:
             raise ValueError(f"lstm generator: value_range must be (low, high) with low < high, got {spec.value_range}")
         self._low, self._scale = float(low), float(high - low)
+        apply_init(self, init, "lstm generator")
 
     # ----------------------------------------------------------- pieces
 
