@@ -254,23 +254,34 @@ class GumbelSoftmax(Estimator):
     differentiated through them. The inverse temperature ``beta`` rises from 1 to
     ``max_inverse_temperature`` over the adversarial phase, as RelGAN's
     ``get_fixed_temperature`` does (RelGAN calls ``beta`` the "temperature" and multiplies
-    by it). With ``i`` the adversarial step (0 at the first one) and ``N`` the number of
-    adversarial steps:
+    by it). With ``i`` the adversarial step (0 at the first one) and ``N`` the annealing
+    length, the schedules are RelGAN's seven (weilinie/RelGAN, ``real/real_gan/real_train.py``,
+    ``get_fixed_temperature``; ``b = beta_max``):
 
-    - ``constant``: ``beta = beta_max`` (RelGAN's ``no``);
-    - ``linear``: ``beta = 1 + (beta_max - 1) * i / (N - 1)`` (RelGAN's ``lin``);
-    - ``exponential``: ``beta = beta_max ** (i / N)`` (RelGAN's ``exp``, its default).
+    - ``constant``: ``beta = b`` (RelGAN's ``no``);
+    - ``linear``: ``beta = 1 + (b - 1) * i / (N - 1)`` (``lin``);
+    - ``exponential``: ``beta = b ** (i / N)`` (``exp``, RelGAN's default);
+    - ``logarithmic``: ``beta = 1 + (b - 1) * ln(i + 1) / ln(N)`` (``log``);
+    - ``sigmoid``: ``beta = 1 + (b - 1) / (1 + exp((N / 2 - i) * 20 / N))`` (``sigmoid``);
+    - ``quadratic``: ``beta = 1 + (b - 1) * i**2 / (N - 1)**2`` (``quad``);
+    - ``square-root``: ``beta = 1 + (b - 1) * sqrt(i) / sqrt(N - 1)`` (``sqrt``).
+
+    Past ``N`` steps ``i`` stays at ``N`` (exponential) or ``N - 1`` (the others), so
+    ``beta`` stays at (about) ``b``. RelGAN fixes ``N = 5000`` whatever the number of
+    adversarial steps (``nadv_steps`` 3000 on the oracle, 2000 on COCO), so its runs end
+    below ``b``: set ``anneal_steps: 5000`` to match them.
 
     Parameters: ``max_inverse_temperature`` ``beta_max`` (>= 1; RelGAN tries 1 to 1000);
-    ``schedule`` one of ``constant``, ``linear``, ``exponential``; ``anneal_steps`` ``N``
-    (null: the recipe's ``train.adversarial.steps``; set it when a run may later be
-    extended with ``--resume --set train.adversarial.steps=...``, which would otherwise
-    stretch the schedule mid-run). Logs ``temperature`` (``1 / beta``) and
-    ``inverse_temperature`` (``beta``).
+    ``schedule`` one of the seven above; ``anneal_steps`` ``N`` (null: the recipe's
+    ``train.adversarial.steps``; set it when a run may later be extended with ``--resume
+    --set train.adversarial.steps=...``, which would otherwise stretch the schedule
+    mid-run). Logs ``temperature`` (``1 / beta``) and ``inverse_temperature`` (``beta``).
     """
 
     requires: ClassVar[frozenset[str]] = frozenset({"relaxed"})
-    SCHEDULES: ClassVar[tuple[str, ...]] = ("constant", "linear", "exponential")
+    SCHEDULES: ClassVar[tuple[str, ...]] = (
+        "constant", "linear", "exponential", "logarithmic", "sigmoid", "quadratic", "square-root"
+    )
 
     def __init__(self, max_inverse_temperature: float = 100.0, schedule: str = "exponential", anneal_steps: int | None = None) -> None:
         value = max_inverse_temperature
@@ -285,13 +296,8 @@ class GumbelSoftmax(Estimator):
         self.anneal_steps = anneal_steps
 
     def inverse_temperature(self, i: int, n: int) -> float:
-        """``beta`` at adversarial step ``i`` of ``n`` (``0 <= i < n``)."""
-        beta_max = self.max_inverse_temperature
-        if self.schedule == "constant":
-            return beta_max
-        if self.schedule == "linear":
-            return beta_max if n <= 1 else 1.0 + (beta_max - 1.0) * min(i, n - 1) / (n - 1)
-        return beta_max ** (min(i, n) / max(n, 1))
+        """``beta`` at adversarial step ``i`` of an annealing over ``n`` steps (``0 <= i < n``)."""
+        return _inverse_temperature(self.schedule, self.max_inverse_temperature, i, n)
 
     def generator_step(
         self,
@@ -325,6 +331,29 @@ class GumbelSoftmax(Estimator):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _inverse_temperature(schedule: str, beta_max: float, i: int, n: int) -> float:
+    """RelGAN's ``get_fixed_temperature``: ``beta`` at step ``i`` of ``n`` (formulas in ``GumbelSoftmax``)."""
+    if schedule == "constant":
+        return beta_max
+    if schedule == "exponential":
+        return beta_max ** (min(i, n) / max(n, 1))
+    if schedule == "sigmoid":
+        i = min(i, n - 1)
+        return 1.0 + (beta_max - 1.0) / (1.0 + math.exp((n / 2 - i) * 20 / n))
+    if n <= 1:
+        return beta_max
+    i, rise = min(i, n - 1), beta_max - 1.0
+    if schedule == "linear":
+        return 1.0 + rise * i / (n - 1)
+    if schedule == "logarithmic":
+        return 1.0 + rise * math.log(i + 1) / math.log(n)
+    if schedule == "quadratic":
+        return 1.0 + rise * i**2 / (n - 1) ** 2
+    if schedule == "square-root":
+        return 1.0 + rise * math.sqrt(i) / math.sqrt(n - 1)
+    raise ValueError(f"gumbel: unknown schedule {schedule!r}")
 
 
 def _per_sequence(scores: Tensor, batch: Batch) -> Tensor:

@@ -44,7 +44,7 @@ def test_the_builtin_catalogue_parses_and_every_target_imports() -> None:
             assert problems == [("path", "domain 'timeseries' needs this parameter")]
         else:
             assert problems == [], entry.name  # defaults alone build every other built-in
-    assert {p.name for p in presets} == {"rgan", "rwgan-gp", "seqgan", "relgan-lstm", "c-rnn-gan"}
+    assert {p.name for p in presets} == {"rgan", "rwgan-gp", "seqgan", "relgan", "relgan-lstm", "maligan", "c-rnn-gan"}
 
 
 def test_targets_are_imported_only_when_loaded(tmp_path: Path) -> None:
