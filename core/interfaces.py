@@ -15,6 +15,8 @@ compatibility is checked before anything is imported):
   parameters (reparameterised sampling).
 - ``log_probs``: samples carry per-step log-probabilities (policy-gradient estimators).
 - ``relaxed``: samples carry relaxed one-hots (Gumbel-softmax estimators).
+- ``probability``: an objective whose discriminator score is the logit of D(x) = P(real),
+  so that ``exp(score)`` is D/(1-D) (MaliGAN's importance weight); critics' scores are not.
 """
 
 from __future__ import annotations
