@@ -147,16 +147,22 @@ def markdown(report: dict[str, Any]) -> str:
     lines = []
     for task, runs in report["tasks"].items():
         keys = ORACLE_METRICS if task == "oracle" else COCO_METRICS
-        lines.append(f"\n**{task}** ({report['protocol'][task]})\n")
-        lines.append(f"| model | {keys[0]} at start | " + " | ".join(f"{k} final (best)" for k in keys) + " | d_auc | published | wall (CPU) |")
-        lines.append("|---|" + "---|" * (len(keys) + 4))
+        lines.append(f"\n**{task}** ({report['protocol'][task]}). Final, and in brackets at the evaluation with the lowest NLL-test.\n")
+        primary, pick_best = (keys[0], min) if task == "oracle" else ("bleu-4", max)
+        lines.append(
+            f"| model | {keys[0]} at start | " + " | ".join(f"{k} final (best)" for k in keys) + f" | {'lowest' if pick_best is min else 'highest'} {primary} (step) | d_auc | published | wall (CPU) |"
+        )
+        lines.append("|---|" + "---|" * (len(keys) + 5))
         for name, run in runs.items():
             final, best = run["final"], run["best_by_nll_test"]
             cells = [f"{final.get(k, float('nan')):.3f} ({best.get(k, float('nan')):.3f})" for k in keys]
             auc = f"{final['d_auc']:.2f}" if "d_auc" in final and name != "mle" else "-"
             published = PUBLISHED[task].get(name.split(" ")[0], {})
             shown = ", ".join(f"{k} {v}" for k, v in published.items() if k != "source") or "-"
-            lines.append(f"| {name} | {run['start'].get(keys[0], float('nan')):.3f} | " + " | ".join(cells) + f" | {auc} | {shown} | {run['wall_seconds']:.0f} s ({run['cpu_seconds']:.0f} s) |")
+            start = "-" if name == "mle" else f"{run['start'].get(keys[0], float('nan')):.3f}"
+            extreme = pick_best(run["history"], key=lambda row: row[primary])
+            cells.append(f"{extreme[primary]:.3f} ({extreme['step']})")
+            lines.append(f"| {name} | {start} | " + " | ".join(cells) + f" | {auc} | {shown} | {run['wall_seconds']:.0f} s ({run['cpu_seconds']:.0f} s) |")
     return "\n".join(lines)
 
 
