@@ -147,7 +147,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines = []
     for task, runs in report["tasks"].items():
         keys = ORACLE_METRICS if task == "oracle" else COCO_METRICS
-        lines.append(f"\n**{task}** ({report['protocol'][task]}). Final, and in brackets at the evaluation with the lowest NLL-test.\n")
+        lines.append(f"\n**{task}** ({report.get('protocol', {}).get(task, task)}). Final, and in brackets at the evaluation with the lowest NLL-test.\n")
         primary, pick_best = (keys[0], min) if task == "oracle" else ("bleu-4", max)
         lines.append(
             f"| model | {keys[0]} at start | " + " | ".join(f"{k} final (best)" for k in keys) + f" | {'lowest' if pick_best is min else 'highest'} {primary} (step) | d_auc | published | wall (CPU) |"
@@ -162,8 +162,12 @@ def markdown(report: dict[str, Any]) -> str:
             start = "-" if name == "mle" else f"{run['start'].get(keys[0], float('nan')):.3f}"
             extreme = pick_best(run["history"], key=lambda row: row[primary])
             cells.append(f"{extreme[primary]:.3f} ({extreme['step']})")
-            lines.append(f"| {name} | {start} | " + " | ".join(cells) + f" | {auc} | {shown} | {run['wall_seconds']:.0f} s ({run['cpu_seconds']:.0f} s) |")
+            lines.append(f"| {name} | {start} | " + " | ".join(cells) + f" | {auc} | {shown} | {_seconds(run.get('wall_seconds'))} ({_seconds(run.get('cpu_seconds'))}) |")
     return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{value:.0f} s"
 
 
 def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
