@@ -10,6 +10,7 @@ prints errors.
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import time
@@ -88,9 +89,16 @@ def run(
         if dist.is_main:
             _prepare_run_dir(run_dir, recipe, resume=resume)
         started = time.perf_counter()
-        metrics = trainer.fit(resume=resume)
-        seconds = time.perf_counter() - started
-        result = RunResult(run_dir, metrics, trainer.state.initial_metrics, trainer.state.step, seconds, recipe, trainer.best.record)
+        try:
+            metrics = trainer.fit(resume=resume)
+            seconds = time.perf_counter() - started
+            result = RunResult(run_dir, metrics, trainer.state.initial_metrics, trainer.state.step, seconds, recipe, trainer.best.record)
+        finally:
+            # Under torchrun the trainer holds DistributedDataParallel wrappers: they must be
+            # gone before their process group is destroyed, or a rank can abort at exit
+            # ("terminate called without an active exception") after a finished run.
+            del trainer
+            gc.collect()
         if dist.is_main:
             _write_summary(result)
         return result
