@@ -30,12 +30,7 @@ def sequence_scores(discriminator: Discriminator, batch: Batch, chunk: int, devi
     scores = []
     for start in range(0, batch.size, chunk):
         part = batch.index(torch.arange(start, min(start + chunk, batch.size))).to(device)
-        values = Scores.of(discriminator(part), part)
-        if values.weight is not None:
-            per_sequence = (values.values * values.weight).sum(1) / values.weight.sum(1).clamp_min(1.0)
-        else:
-            per_sequence = values.values.reshape(part.size)
-        scores.append(per_sequence.double().cpu())
+        scores.append(Scores.of(discriminator(part), part).per_sequence().double().cpu())
     return torch.cat(scores)
 
 

@@ -348,6 +348,20 @@ class Scores:
             return cls(values, batch.mask.to(values.dtype))
         return cls(values)
 
+    def per_sequence(self) -> Tensor:
+        """``[B]``: per-step scores averaged over each row's real steps (``weight``); ``[B]`` scores as they are.
+
+        One score per sequence is what rewards, importance weights and held-out accuracy
+        need, whichever kind of discriminator gave the scores.
+        """
+        values = self.values
+        if values.dim() == 1:
+            return values
+        if self.weight is None:
+            return values.mean(dim=1)
+        weight = self.weight.to(values.dtype)
+        return (values * weight).sum(dim=1) / weight.sum(dim=1).clamp_min(1.0)
+
     def mean(self, elementwise: Tensor) -> Tensor:
         if self.weight is None:
             return elementwise.mean()

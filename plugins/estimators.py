@@ -357,11 +357,8 @@ def _inverse_temperature(schedule: str, beta_max: float, i: int, n: int) -> floa
 
 
 def _per_sequence(scores: Tensor, batch: Batch) -> Tensor:
-    """``[B]`` scores: per-step ``[B, T]`` scores are averaged over each row's real steps."""
-    if scores.dim() == 1:
-        return scores
-    mask = batch.mask.to(scores.device, scores.dtype)
-    return (scores * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+    """``[B]`` scores of a discriminator's output on ``batch`` (see ``Scores.per_sequence``)."""
+    return Scores.of(scores, batch).per_sequence()
 
 
 def _check_int(name: str, parameter: str, value: Any) -> None:

@@ -315,20 +315,9 @@ def _critic_steps(name: str, value: int) -> int:
     return value
 
 
-def _per_sequence(scores: Scores) -> Tensor:
-    """``[B]``: per-step scores averaged over each row's real steps (``weight``); ``[B]`` as is."""
-    values = scores.values
-    if values.dim() == 1:
-        return values
-    if scores.weight is None:
-        return values.mean(dim=1)
-    weight = scores.weight.to(values.dtype)
-    return (values * weight).sum(dim=1) / weight.sum(dim=1).clamp_min(1.0)
-
-
 def _pairs(real: Scores, fake: Scores) -> tuple[Tensor, Tensor]:
     """Per-sequence real and fake scores, row i of one paired with row i of the other."""
-    real_seq, fake_seq = _per_sequence(real), _per_sequence(fake)
+    real_seq, fake_seq = real.per_sequence(), fake.per_sequence()
     if real_seq.shape[0] != fake_seq.shape[0]:
         raise ValueError(
             f"rsgan: relativistic losses pair row i of the real batch with row i of the fake one, "
