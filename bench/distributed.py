@@ -1,6 +1,6 @@
 """What data-parallel training costs and buys: one process against torchrun with 1 and 2 ranks.
 
-Trains the quickstart recipe (sines, LSTM generator, GRU discriminator, minimax) for
+Trains the quickstart recipe (sines, LSTM generator, CNN discriminator, minimax, weight average) for
 ``--steps`` adversarial steps in four ways, each a fresh run directory, and times the
 training loop (``summary.json``'s ``seconds_this_session``: from the first evaluation to
 the last checkpoint, without interpreter start-up or rendezvous):

@@ -1,7 +1,8 @@
-"""TimeGAN's sines and stocks benchmarks: seqtk's recipes beside baselines, one metric code.
+"""TimeGAN's sines and stocks benchmarks: seqtk's models beside baselines, one metric code.
 
-For each benchmark the script trains a recipe (or reuses a finished run with
-``--reuse``), draws as many series from its generator as the held-out test split has,
+For each benchmark the script trains every model of ``MODELS`` (a recipe and its
+overrides: TimeGAN, RGAN, RWGAN and the stabilisers; ``--models`` chooses) or reuses
+runs with ``--reuse``, draws as many series from each generator as the held-out test split has,
 and scores them against that test split with TimeGAN's discriminative and predictive
 scores (``seqtk.plugins.timeseries.posthoc``) and MMD. In the same run and with the same
 code it scores three baselines:
@@ -18,10 +19,14 @@ code it scores three baselines:
 Scores are means and population standard deviations over ``--repeats`` seeds of the
 post-hoc networks. ``--reference train`` scores against training windows instead, as
 TimeGAN did (its figures are only comparable that way); ``--reuse`` scores finished runs
-without training again. Usage (stocks runs only when given the data file's path, the repository's copy here):
+without training again: the newest checkpoint of each run directory is scored, finished
+or not, and the table says at which step. Every row also gets density and coverage
+(``seqtk.plugins.collapse``), so a collapsed generator shows in the numbers. Usage (stocks
+runs only when given the data file's path, the repository's copy here):
 
     python bench/timeseries.py --out runs/bench-timeseries \\
-        --stocks data/timegan-stock/stock_data.csv --repeats 3 --json-out timeseries.json
+        --stocks data/timegan-stock/stock_data.csv --repeats 5 --json-out timeseries.json
+    python bench/timeseries.py --models timegan rwgan --reuse ...
 """
 
 from __future__ import annotations
@@ -38,19 +43,42 @@ from typing import Any
 import numpy as np
 
 BENCHMARKS = {
-    "sines": {"recipe": "recipes/sines-wgan-gp.yaml", "timegan": {"discriminative": 0.011, "predictive": 0.093}},
-    "stocks": {"recipe": "recipes/stocks-wgan-gp.yaml", "timegan": {"discriminative": 0.102, "predictive": 0.038}},
+    "sines": {"timegan": {"discriminative": 0.011, "predictive": 0.093}},
+    "stocks": {"timegan": {"discriminative": 0.102, "predictive": 0.038}},
 }
-CANDIDATES = ("seqtk", "real", "gaussian", "shuffled")
+#: Every stabiliser on the minimax GAN it is meant for (EMA also on the WGAN-GP one), each
+#: alone, so that the table is an ablation; the recipes' own comments explain their sizes.
+STABILISERS: dict[str, list[str]] = {
+    "rgan+ema": ["train.ema.decay=0.999"],
+    "rgan+sn": ["discriminator.params.spectral_norm=true"],
+    "rgan+r1": ["train.adversarial.r1=1.0"],
+    "rgan+noise": ["train.adversarial.instance_noise.std=0.1", "train.adversarial.instance_noise.anneal_steps=1000"],
+    "rgan+ttur": ["train.optimizer.discriminator.lr=0.004", "train.optimizer.generator.lr=0.0005"],
+    "rwgan+ema": ["train.ema.decay=0.999"],
+}
+
+
+def _models(bench: str) -> dict[str, tuple[str, list[str]]]:
+    rgan, rwgan = f"recipes/{bench}-minimax.yaml", f"recipes/{bench}-wgan-gp.yaml"
+    models = {"timegan": (f"recipes/{bench}-timegan.yaml", []), "rgan": (rgan, []), "rwgan": (rwgan, [])}
+    models.update({name: (rwgan if name.startswith("rwgan") else rgan, list(sets)) for name, sets in STABILISERS.items()})
+    return models
+
+
+MODELS = {bench: _models(bench) for bench in BENCHMARKS}
+BASELINES = ("real", "gaussian", "shuffled")
 
 
 def train(name: str, recipe: str, out: Path, overrides: list[str], reuse: bool) -> dict[str, Any]:
     """Run the recipe into ``out/name``; wall and CPU seconds of the training process."""
+    from seqtk.core import checkpoint as ckpt
     from seqtk.core.api import run
 
     run_dir = out / name
-    if reuse and (run_dir / "summary.json").exists():
-        return {"run_dir": str(run_dir), "reused": True}
+    if reuse and ckpt.list_checkpoints(run_dir / "checkpoints"):
+        summary = run_dir / "summary.json"
+        return {"run_dir": str(run_dir), "reused": True, "finished": summary.exists(),
+                "step": ckpt.list_checkpoints(run_dir / "checkpoints")[-1][0]}
     wall, cpu = time.perf_counter(), time.process_time()
     result = run(recipe, [*overrides, f"output.dir={run_dir}"], overwrite=True, progress=False)
     return {
@@ -62,6 +90,19 @@ def train(name: str, recipe: str, out: Path, overrides: list[str], reuse: bool) 
     }
 
 
+def generated(run_dir: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` series from a run's newest checkpoint, in the domain's scaled units."""
+    import torch
+
+    from seqtk.core.api import restore
+    from seqtk.core.trainer import sample_in_chunks
+
+    parts, _, _ = restore(run_dir, seed=seed)
+    with torch.no_grad():
+        fake = sample_in_chunks(parts.generator, n, 1024)
+    return fake.values.numpy(), fake.lengths.numpy()
+
+
 def candidates(run_dir: str, seed: int, reference: str = "test") -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], tuple[np.ndarray, np.ndarray], dict[str, Any]]:
     """The series to score (scaled, ``[N, T, F]`` with lengths) and the real reference.
 
@@ -70,16 +111,11 @@ def candidates(run_dir: str, seed: int, reference: str = "test") -> tuple[dict[s
     baseline is then ``N`` other training windows (which overlap the reference's rows when
     the stride is smaller than the window, as TimeGAN's do).
     """
-    import torch
-
     from seqtk.core.api import restore
-    from seqtk.core.trainer import sample_in_chunks
 
     parts, recipe, _ = restore(run_dir, seed=seed)
     train_batch, test_batch = parts.domain.load("train").batch, parts.domain.load("test").batch
     n = test_batch.size
-    with torch.no_grad():
-        fake = sample_in_chunks(parts.generator, n, 1024)
     rng = np.random.default_rng(seed)
     train_values, train_lengths = train_batch.values.numpy(), train_batch.lengths.numpy()
     if reference == "train":
@@ -87,7 +123,6 @@ def candidates(run_dir: str, seed: int, reference: str = "test") -> tuple[dict[s
         order = rng.permutation(train_batch.size)
         reference_rows, rows = order[:n], order[n : 2 * n]
         real = (train_values[reference_rows], train_lengths[reference_rows])
-        fake = fake.index(torch.arange(n))
     else:
         rows = rng.choice(train_batch.size, size=n, replace=train_batch.size < n)
         real = (test_batch.values.numpy(), test_batch.lengths.numpy())
@@ -98,7 +133,6 @@ def candidates(run_dir: str, seed: int, reference: str = "test") -> tuple[dict[s
         length = int(train_lengths[rows[row]])
         shuffled[row, :length] = shuffled[row, rng.permutation(length)]
     out = {
-        "seqtk": (fake.values.numpy(), fake.lengths.numpy()),
         "real": (train_values[rows], train_lengths[rows]),
         "gaussian": (gaussian.reshape(n, *train_values.shape[1:]).astype(np.float32), np.full(n, train_values.shape[1])),
         "shuffled": (shuffled, train_lengths[rows]),
@@ -142,15 +176,34 @@ def mmd(real: tuple[np.ndarray, np.ndarray], fake: tuple[np.ndarray, np.ndarray]
     return MMD(max_samples=2000)(batch(real), batch(fake))
 
 
+def collapse(real: tuple[np.ndarray, np.ndarray], fake: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
+    """Density and coverage (Naeem et al. 2020) on min-max-scaled flattened windows, as the run's metrics compute them."""
+    import torch
+
+    from seqtk.core.interfaces import Batch
+    from seqtk.plugins.collapse import density_coverage, scaled_windows
+
+    def batch(pair: tuple[np.ndarray, np.ndarray]) -> Batch:
+        return Batch(torch.from_numpy(np.ascontiguousarray(pair[0], dtype=np.float32)), torch.from_numpy(np.asarray(pair[1])).long())
+
+    density, coverage = density_coverage(*scaled_windows(batch(real), batch(fake)))
+    return {"density": round(density, 4), "coverage": round(coverage, 4)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/bench-timeseries"))
     parser.add_argument("--stocks", help="path of TimeGAN's stock_data.csv (the stocks benchmark is skipped without it)")
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append")
+    parser.add_argument("--models", nargs="+", choices=sorted(MODELS["sines"]), help="models to train and score (default: all)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--reuse", action="store_true", help="score finished runs in --out instead of training again")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], help="BENCH:KEY=VALUE recipe override")
+    parser.add_argument("--train-only", action="store_true", help="train the runs and stop (score them later with --reuse)")
+    parser.add_argument("--skip-baselines", action="store_true", help="score the models only (their baselines scored in another invocation)")
+    parser.add_argument("--metrics", nargs="+", choices=("discriminative", "predictive"), default=["discriminative", "predictive"],
+                        help="post-hoc scores to compute (both by default)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="BENCH/MODEL:KEY=VALUE (or BENCH:KEY=VALUE for all its models) recipe override")
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--reference", choices=("test", "train"), default="test",
                         help="score against the held-out test windows (default) or, as TimeGAN did, against training windows")
@@ -168,23 +221,38 @@ def main() -> None:
         "metric_steps": args.metric_steps or "TimeGAN's (2000 / 5000)",
     }, "benchmarks": {}}
     tasks = []
-    overrides = {name: [o.split(":", 1)[1] for o in args.overrides if o.startswith(f"{name}:")] for name in names}
-    if "stocks" in overrides:
-        overrides["stocks"].append(f"domain.params.path={args.stocks}")
-    # The recipes train on one thread each, so the benchmarks train side by side.
-    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        runs = dict(zip(names, pool.map(train, names, [BENCHMARKS[n]["recipe"] for n in names], [args.out] * len(names), [overrides[n] for n in names], [args.reuse] * len(names))))
+    chosen = args.models or list(MODELS["sines"])
+    jobs = []  # (bench, model, recipe, overrides)
     for name in names:
-        trained = runs[name]
-        series, real, protocol = candidates(trained["run_dir"], seed=0, reference=args.reference)
-        entry = {"recipe": BENCHMARKS[name]["recipe"], "overrides": overrides[name], **trained, "data": protocol,
-                 "timegan_paper": BENCHMARKS[name]["timegan"], "scores": {c: {"mmd": round(mmd(real, series[c]), 4)} for c in CANDIDATES}}
+        for model in chosen:
+            recipe, sets = MODELS[name][model]
+            extra = [o.split(":", 1)[1] for o in args.overrides if o.split(":", 1)[0] in (name, f"{name}/{model}")]
+            path = [f"domain.params.path={args.stocks}"] if name == "stocks" else []
+            jobs.append((name, model, recipe, [*sets, *path, *extra]))
+    # The recipes train on one thread each, so the models train side by side.
+    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        trained_runs = list(pool.map(train, [f"{b}-{m}" for b, m, _, _ in jobs], [r for _, _, r, _ in jobs], [args.out] * len(jobs), [o for *_, o in jobs], [args.reuse] * len(jobs)))
+    if args.train_only:
+        print(json.dumps(trained_runs, indent=2))
+        return
+    for name in names:
+        runs = {m: (r, o, t) for (b, m, r, o), t in zip(jobs, trained_runs) if b == name}
+        first = next(iter(runs.values()))[2]["run_dir"]
+        series, real, protocol = candidates(first, seed=0, reference=args.reference)
+        if args.skip_baselines:
+            series = {}
+        n = protocol["series_per_side"]
+        for model, (_, _, trained) in runs.items():
+            series[model] = generated(trained["run_dir"], n, seed=0)
+        entry = {"data": protocol, "timegan_paper": BENCHMARKS[name]["timegan"],
+                 "models": {m: {"recipe": r, "overrides": o, **t} for m, (r, o, t) in runs.items()},
+                 "scores": {c: {"mmd": round(mmd(real, series[c]), 4), **collapse(real, series[c])} for c in series}}
         report["benchmarks"][name] = entry
-        for candidate in CANDIDATES:
-            for metric in ("discriminative", "predictive"):
+        for candidate in series:
+            for metric in args.metrics:
                 for seed in range(args.repeats):
                     tasks.append((name, candidate, metric, seed, args.metric_steps, real[0], real[1], series[candidate][0], series[candidate][1]))
-        print(f"{name}: trained ({trained}); scoring {len(CANDIDATES)} candidates", flush=True)
+        print(f"{name}: {len(runs)} runs; scoring {len(series)} candidates", flush=True)
 
     start = time.perf_counter()
     results: dict[tuple[str, str, str], list[float]] = {}
@@ -206,13 +274,23 @@ def main() -> None:
 
 def table(report: dict[str, Any]) -> str:
     """The markdown table of the closing note."""
-    lines = ["| benchmark | candidate | discriminative | predictive | MMD |", "|---|---|---|---|---|"]
+    lines = [
+        "| benchmark | candidate | discriminative | predictive | MMD | density | coverage | steps | train CPU s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, entry in report["benchmarks"].items():
+        models = entry.get("models", {})
         for candidate, scores in entry["scores"].items():
             cells = [f"{scores[m]['mean']:.3f} ± {scores[m]['std']:.3f}" if m in scores else "-" for m in ("discriminative", "predictive")]
-            lines.append(f"| {name} | {candidate} | {cells[0]} | {cells[1]} | {scores['mmd']:.3f} |")
+            run = models.get(candidate, {})
+            steps = run.get("step", run.get("steps", ""))
+            cpu = run.get("train_cpu_s", "")
+            lines.append(
+                f"| {name} | {candidate} | {cells[0]} | {cells[1]} | {scores['mmd']:.3f} | {scores.get('density', float('nan')):.3f} "
+                f"| {scores.get('coverage', float('nan')):.3f} | {steps} | {cpu} |"
+            )
         paper = entry["timegan_paper"]
-        lines.append(f"| {name} | TimeGAN (paper) | {paper['discriminative']:.3f} | {paper['predictive']:.3f} | |")
+        lines.append(f"| {name} | TimeGAN (paper) | {paper['discriminative']:.3f} | {paper['predictive']:.3f} | | | | | |")
     return "\n".join(lines)
 
 

@@ -46,6 +46,8 @@ class RunResult:
     recipe: Recipe = field(repr=False)
     #: The best evaluation by ``output.keep_best`` (metric, mode, value, step, file), None when the recipe keeps none.
     best: dict[str, Any] | None = None
+    #: What the metrics warned about the final evaluation (``Metric.warning``; mode collapse, say).
+    warnings: list[str] = field(default_factory=list)
 
 
 def validate(
@@ -93,6 +95,8 @@ def run(
             metrics = trainer.fit(resume=resume)
             seconds = time.perf_counter() - started
             result = RunResult(run_dir, metrics, trainer.state.initial_metrics, trainer.state.step, seconds, recipe, trainer.best.record)
+            if dist.is_main:
+                result.warnings = _final_warnings(run_dir)
         finally:
             # Under torchrun the trainer holds DistributedDataParallel wrappers: they must be
             # gone before their process group is destroyed, or a rank can abort at exit
@@ -140,16 +144,29 @@ def _write_summary(result: RunResult) -> None:
         "seconds_this_session": round(result.seconds, 3),
         "initial_metrics": result.initial_metrics,
         "final_metrics": result.metrics,
+        "warnings": result.warnings,
     }
     if result.best is not None:
         summary["best"] = result.best
     atomic_write_text(result.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 
+def _final_warnings(run_dir: Path) -> list[str]:
+    """The warnings of the run's last evaluation, read back from metrics.jsonl.
+
+    The log, not the trainer, is asked so that a run resumed after its last evaluation
+    reports them too: a resume rewrites the log exactly, and keeps the records before it.
+    """
+    from seqtk.core.metrics_log import read_metrics
+
+    evaluations = [row for row in read_metrics(run_dir / "metrics.jsonl") if row.get("phase") == "eval"]
+    return list(evaluations[-1].get("warnings", [])) if evaluations else []
+
+
 def restore(
     run_dir: str | Path, *, seed: int = 0, host: PluginHost | None = None, best: bool = False, step: int | None = None
 ) -> tuple[Any, Recipe, dict[str, Any]]:
-    """The parts of a run, rebuilt from its newest checkpoint with the generator's weights loaded.
+    """The parts of a run, rebuilt from its newest checkpoint with the generator's weights loaded (their average, when the run kept one: ``train.ema``).
 
     ``best`` takes the best checkpoint instead (the run's recipe set ``output.keep_best``),
     ``step`` the checkpoint of that step. Returns ``(parts, recipe, checkpoint_state)``; the
@@ -175,7 +192,12 @@ def restore(
     device = resolve_device(recipe.data.train.device, recipe.source)
     seed_everything(seed)
     parts = assemble(recipe, host.registry, device, domain_state=state["domain"])
-    ckpt.load_weights(parts.generator, state["generator"], path, "generator")
+    # A run that kept an average of its generator's weights (train.ema) evaluated and sampled from it: so does this.
+    average = state.get("generator_ema")
+    if average is not None:
+        ckpt.load_weights(parts.generator, average.get("weights") if isinstance(average, Mapping) else average, path, "generator_ema")
+    else:
+        ckpt.load_weights(parts.generator, state["generator"], path, "generator")
     parts.generator.eval()
     return parts, recipe, state
 

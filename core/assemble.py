@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import torch
 
 from seqtk.core.errors import Problem, RecipeError, SeqtkError
-from seqtk.core.interfaces import Discriminator, Domain, Estimator, Generator, Metric, Objective
+from seqtk.core.interfaces import Discriminator, Domain, Estimator, Generator, Metric, Model, Objective
 from seqtk.core.recipe import SECTION_KINDS, Recipe
 from seqtk.core.registry import Registry
 
@@ -23,17 +23,22 @@ _INTERFACES: dict[str, type] = {
     "discriminator": Discriminator,
     "objective": Objective,
     "estimator": Estimator,
+    "model": Model,
 }
 
 
 @dataclass
 class Parts:
+    """A run's components. A ``model`` recipe has no objective or estimator: its
+    ``generator`` and (possibly None) ``discriminator`` are the model's own views."""
+
     domain: Domain
     generator: Generator
-    discriminator: Discriminator
-    objective: Objective
-    estimator: Estimator
+    discriminator: Discriminator | None
+    objective: Objective | None
+    estimator: Estimator | None
     metrics: dict[str, Metric]
+    model: Model | None = None
 
 
 def resolve_device(name: str, source: str = "<recipe>") -> torch.device:
@@ -79,6 +84,21 @@ def build_metrics(recipe: Recipe, registry: Registry, domain: Domain, generator:
     return metrics
 
 
+def _check_model(model: Model, recipe: Recipe) -> None:
+    """What the trainer relies on, checked once so that a plugin's mistake names the plugin, not a trainer line."""
+    label = f"model {recipe.data.model.name!r}"
+    if not isinstance(model.generator, Generator):
+        raise SeqtkError(f"{label}: its generator is a {type(model.generator).__name__}, not a seqtk.core.interfaces.Generator")
+    if model.discriminator is not None and not isinstance(model.discriminator, Discriminator):
+        raise SeqtkError(f"{label}: its discriminator is a {type(model.discriminator).__name__}, not a seqtk.core.interfaces.Discriminator")
+    phases = model.phases()
+    if not phases or any(p.steps < 0 for p in phases) or sum(p.steps for p in phases) == 0:
+        raise RecipeError(recipe.source, [Problem("model.params", f"{label} trains for 0 steps in all; give one of its phases at least 1 step")])
+    for name, (module, settings) in model.optimizers().items():
+        if settings not in ("generator", "discriminator") or not isinstance(module, torch.nn.Module):
+            raise SeqtkError(f"{label}: optimiser {name!r} must map to (module, 'generator' | 'discriminator'), got ({type(module).__name__}, {settings!r})")
+
+
 def assemble(recipe: Recipe, registry: Registry, device: torch.device, domain_state: Mapping[str, Any] | None = None) -> Parts:
     """Build every part; networks are moved to ``device``.
 
@@ -91,6 +111,11 @@ def assemble(recipe: Recipe, registry: Registry, device: torch.device, domain_st
         domain.load_state_dict(domain_state)
     spec = domain.spec
     injected = {"spec": spec, "domain": domain}
+    if recipe.uses_model:
+        model = build_component(recipe, registry, "model", injected).to(device)
+        _check_model(model, recipe)
+        generator = model.generator
+        return Parts(domain, generator, model.discriminator, None, None, build_metrics(recipe, registry, domain, generator), model)
     generator = build_component(recipe, registry, "generator", injected).to(device)
     discriminator = build_component(recipe, registry, "discriminator", injected).to(device)
     objective = build_component(recipe, registry, "objective", injected)

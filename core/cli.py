@@ -209,6 +209,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if result.best is not None:
         best = result.best
         print(f"  best {best['metric']}: {best['value']:.4g} at step {best['step']} (checkpoints/{best['file']}; seqtk sample {result.run_dir} --best)")
+    for text in result.warnings:  # the final evaluation's, repeated beside the numbers they are about
+        print(f"  warning: {text}")
     return 0
 
 
@@ -217,7 +219,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     recipe = validate(args.recipe, args.overrides, host=args.host)
     data = recipe.data
-    parts = ", ".join(f"{s} {getattr(data, s).name}" for s in ("domain", "generator", "discriminator", "objective", "estimator"))
+    sections = ("domain", "model") if recipe.uses_model else ("domain", "generator", "discriminator", "objective", "estimator")
+    parts = ", ".join(f"{s} {getattr(data, s).name}" for s in sections)
     print(f"{args.recipe}: valid ({parts})")
     return 0
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Mapping, Protocol
+from typing import Any, Callable, ClassVar, Literal, Mapping, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -41,7 +41,11 @@ __all__ = [
     "Estimator",
     "GeneratorStep",
     "Metric",
+    "MetricWarning",
     "Callback",
+    "Model",
+    "ModelPhase",
+    "ModelUpdates",
 ]
 
 
@@ -489,6 +493,116 @@ class Metric(abc.ABC):
     @abc.abstractmethod
     def __call__(self, real: Batch, fake: Batch) -> float:
         """Compare ``fake`` with ``real``."""
+
+    def warning(self, value: float) -> str | None:
+        """A sentence for the user when ``value`` (this metric's last result) signals a problem, else None.
+
+        A number in a log is easy to miss; some values mean the run has gone wrong in a way
+        a user must hear of (``coverage`` near 0: the generator has collapsed onto a few
+        modes). The trainer calls this after every evaluation but the one before training,
+        with the value the last call returned (so a metric may keep what it needs from that
+        call), shows each message as a :class:`MetricWarning`, logs it under ``warnings``
+        in that evaluation's record and puts the final evaluation's in ``summary.json``.
+        The default never warns.
+        """
+        return None
+
+
+class MetricWarning(UserWarning):
+    """What :meth:`Metric.warning` said about an evaluation (filter with ``-W ignore::seqtk.core.interfaces.MetricWarning``)."""
+
+
+# --------------------------------------------------------------------------- models
+
+
+@dataclass(frozen=True)
+class ModelPhase:
+    """One of a model's training phases: a name for the log and its number of steps."""
+
+    name: str
+    steps: int
+
+
+class ModelUpdates(Protocol):
+    """What the trainer lends a model for one training step.
+
+    The model never builds optimisers, draws data or talks to other ranks itself: these
+    stay with the trainer, which is what makes a model's run checkpoint, resume bit for
+    bit, run under torchrun and stop cleanly on Ctrl-C like any other run.
+    """
+
+    def next_batch(self) -> Batch:
+        """The next real training batch (this rank's share), on the run's device."""
+        ...
+
+    def update(self, optimizer: str, compute_loss: Callable[[], tuple[Tensor, dict[str, float]]]) -> dict[str, float]:
+        """One step of the named optimiser on ``compute_loss``'s loss; returns its logs.
+
+        ``compute_loss`` is run so that, under torchrun, the backward pass averages the
+        gradients of that optimiser's module over ranks. A non-finite loss stops the run
+        with the usual divergence message; the optimiser's ``grad_clip`` applies.
+        """
+        ...
+
+
+class Model(nn.Module, abc.ABC):
+    """A GAN that owns several networks, their optimisers and its own phases.
+
+    Most GANs fit the five-part contract (generator, discriminator, objective,
+    estimator), and the trainer runs their schedule. Some do not: TimeGAN trains an
+    autoencoder, then a supervisor on the autoencoder's latents, then five networks
+    jointly, with real data passing through its own encoder and a discriminator that
+    only updates when its loss is high. A ``Model`` says what it trains and how; the
+    trainer keeps what every run needs (data order, optimiser steps under DDP,
+    checkpoints, bit-identical resume, evaluation, signals).
+
+    - ``phases()`` lists the phases in order; the trainer numbers the steps.
+    - ``optimizers()`` maps an optimiser's name to the module it updates and to the
+      recipe's optimiser settings it takes (``"generator"`` or ``"discriminator"``
+      under ``train.optimizer``). The trainer builds one Adam per name and keeps its
+      state in checkpoints.
+    - ``training_step(phase, step, updates)`` makes one step of ``phase`` (``step``
+      counts from 0 within the phase) through ``updates`` and returns its logs.
+    - ``generator`` is the sampling path, a :class:`Generator` sharing the model's
+      networks: evaluation, ``seqtk sample``, ``train.init_generator`` and the samples
+      files use it, and a checkpoint's ``generator`` entry is its state.
+    - ``discriminator`` (optional) scores data-space batches, so that evaluations log
+      the discriminator's view (``d_auc``) as for any GAN; ``None`` logs none.
+
+    Networks are registered sub-modules of the model, so ``state_dict`` holds them
+    all; state that is not a tensor (a counter, a schedule) goes through
+    ``training_state``/``load_training_state``.
+    """
+
+    requires: ClassVar[frozenset[str]] = frozenset()
+    provides: ClassVar[frozenset[str]] = frozenset()
+
+    @property
+    @abc.abstractmethod
+    def generator(self) -> "Generator":
+        """The networks that turn noise into samples, as a Generator."""
+
+    @property
+    def discriminator(self) -> "Discriminator | None":
+        return None
+
+    @abc.abstractmethod
+    def phases(self) -> list[ModelPhase]:
+        """The training phases in order."""
+
+    @abc.abstractmethod
+    def optimizers(self) -> dict[str, tuple[nn.Module, Literal["generator", "discriminator"]]]:
+        """Optimiser name -> (module it updates, which of ``train.optimizer``'s settings it takes)."""
+
+    @abc.abstractmethod
+    def training_step(self, phase: str, step: int, updates: ModelUpdates) -> dict[str, float]:
+        """One step of ``phase``; returns the values to log (losses)."""
+
+    def training_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_training_state(self, state: Mapping[str, Any]) -> None:
+        pass
 
 
 # --------------------------------------------------------------------------- callbacks

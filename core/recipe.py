@@ -28,7 +28,10 @@ SECTION_KINDS: dict[str, str] = {
     "discriminator": "discriminators",
     "objective": "objectives",
     "estimator": "estimators",
+    "model": "models",
 }
+#: Sections a ``model`` replaces: it owns its networks, losses and phases.
+MODEL_REPLACES: tuple[str, ...] = ("generator", "discriminator", "objective", "estimator")
 
 
 @dataclass
@@ -46,9 +49,23 @@ class Recipe:
     def component(self, section: str) -> schema.Component:
         return getattr(self.data, section)
 
+    @property
+    def uses_model(self) -> bool:
+        """Whether a ``model`` (which owns its networks and phases) replaces the generator/discriminator/objective/estimator."""
+        return self.data.model.name is not None
+
     def to_dict(self) -> dict[str, Any]:
-        """The fully resolved recipe (defaults filled in), as written to the run directory."""
-        return _plain(asdict(self.data))
+        """The fully resolved recipe (defaults filled in), as written to the run directory.
+
+        Component sections the recipe does not use (``model`` in a GAN recipe, the GAN's
+        four parts in a model recipe) are left out, so that recipes and checkpoint
+        fingerprints from before models existed read exactly as they did.
+        """
+        data = _plain(asdict(self.data))
+        for section in SECTION_KINDS:
+            if data[section]["name"] is None and not data[section]["params"]:
+                del data[section]
+        return data
 
     def run_dir(self) -> Path:
         return Path(self.data.output.dir.replace("{name}", self.data.name))
@@ -480,13 +497,30 @@ def _validate(document: dict[str, Any], label: str, host: PluginHost, problems: 
     if data is None:
         return None
     recipe = Recipe(data=data, source=label)
-    _check_schedule(data, problems)
+    if recipe.uses_model:
+        _check_model_recipe(document, data, problems)
+    else:
+        _check_schedule(data, problems)
     _check_components(recipe, host.registry, problems, report_missing=preset_ok)
     if not problems:  # plugins see only recipes the core accepts, so they need no defensive code
         problems.extend(_resolve_paths(recipe, host.registry, origins))
     if not problems:
         problems.extend(host.validate_recipe(recipe))
     return recipe
+
+
+def _check_model_recipe(document: Mapping[str, Any], data: schema.RecipeData, problems: list[Problem]) -> None:
+    """A model owns its networks, losses and phases: the sections it replaces would be silently ignored, so they are refused."""
+    for section in (*MODEL_REPLACES, "preset"):
+        if document.get(section) is not None:
+            problems.append(Problem(section, f"a recipe with a 'model' has no {section!r}: the model owns its networks, losses and phases; remove it"))
+    # Compared with the defaults, not looked up in the document: a run's resolved recipe
+    # (which `seqtk sample` reads back) spells every default out.
+    for key, default in (("pretrain", schema.Pretrain()), ("adversarial", schema.Adversarial())):
+        if getattr(data.train, key) != default:
+            problems.append(
+                Problem(f"train.{key}", "a recipe with a 'model' takes its phases' lengths from the model's params (see `seqtk list models`); remove it")
+            )
 
 
 def _check_schedule(data: schema.RecipeData, problems: list[Problem]) -> None:
@@ -535,6 +569,8 @@ def _check_components(recipe: Recipe, registry: Registry, problems: list[Problem
     for section, kind in SECTION_KINDS.items():
         component = recipe.component(section)
         if component.name is None:
+            if section == "model" or (section in MODEL_REPLACES and recipe.uses_model):
+                continue  # a recipe names either a model or the four parts of a GAN
             if report_missing or section not in PRESET_PARTS:
                 hint = " or a 'preset'" if section in PRESET_PARTS else ""
                 article = "an" if kind[0] in "aeiou" else "a"
@@ -569,6 +605,8 @@ def _check_components(recipe: Recipe, registry: Registry, problems: list[Problem
             )
             hint = f"; provided by: {', '.join(offer)}" if offer else ""
             problems.append(Problem(path, f"{entry.label} requires {', '.join(missing)}, which no other component of this recipe provides{hint}"))
+    if "domain" in provided and "continuous" not in provided["domain"]:  # instance noise and R1 blur or differentiate real values
+        problems.extend(recipe.data.train.adversarial.continuous_only("train.adversarial"))
 
 
 def _provider(entry: Any, missing: set[str]) -> str:

@@ -21,7 +21,7 @@ import yaml
 from seqtk.core import typecheck
 from seqtk.core.errors import RegistryError, UnknownNameError
 
-KINDS: tuple[str, ...] = ("domains", "generators", "discriminators", "objectives", "estimators", "metrics")
+KINDS: tuple[str, ...] = ("domains", "generators", "discriminators", "objectives", "estimators", "models", "metrics")
 #: The four parts of a GAN that a preset combines (the domain and metrics stay the user's).
 PRESET_PARTS: tuple[str, ...] = ("generator", "discriminator", "objective", "estimator")
 FRAGMENT_VERSION = 1

@@ -139,6 +139,25 @@ class Pretrain:
 
 
 @dataclass
+class InstanceNoise:
+    """Instance noise (Sønderby et al. 2017; Arjovsky and Bottou 2017): blur real and generated values alike.
+
+    Early in training the real and generated distributions barely overlap, so a
+    discriminator can separate them perfectly and its gradients say little. Gaussian noise
+    on both makes them overlap; annealing it to zero returns to the original game.
+    """
+
+    std: float = _f(0.0, doc="Standard deviation of the noise at the start of the adversarial phase (and throughout discriminator pretraining), in the domain's scaled units; 0 turns instance noise off.", minimum=0.0)
+    anneal_steps: int = _f(0, doc="Adversarial steps over which the standard deviation falls linearly to 0; 0 keeps it constant.", minimum=0)
+
+    def std_at(self, step: int) -> float:
+        """The noise's standard deviation at adversarial step ``step`` (0 for the first)."""
+        if not self.anneal_steps:
+            return self.std
+        return self.std * max(0.0, 1.0 - step / self.anneal_steps)
+
+
+@dataclass
 class Adversarial:
     steps: int = _f(500, doc="Adversarial iterations; each makes `discriminator_steps` D updates then `generator_steps` G updates.", minimum=0)
     discriminator_steps: int | None = _f(None, doc="D updates per iteration; null takes the objective's own (e.g. 5 for WGAN-GP).", minimum=1)
@@ -152,11 +171,30 @@ class Adversarial:
         doc="Train the discriminator on pools of fresh negatives in every iteration instead of `discriminator_steps` single batches.",
         factory=DiscriminatorPools,
     )
+    instance_noise: InstanceNoise = _f(
+        doc="Gaussian noise added to every value the discriminator reads, real and generated alike (continuous domains only; docs/timeseries.md, Stabilisers).",
+        factory=InstanceNoise,
+    )
+    r1: float = _f(
+        0.0,
+        doc="Weight gamma of the R1 penalty on real data, gamma / 2 times the mean squared norm of the gradient of D's score with respect to its input (Mescheder et al. 2018), added to every discriminator update and logged as `d_r1`; continuous domains only; 0 turns it off.",
+        minimum=0.0,
+    )
 
     def problems(self, path: str) -> list[Problem]:
         if self.discriminator_steps is not None and self.discriminator_pools.pools:
             return [_both_schedules(path)]
         return []
+
+    def continuous_only(self, path: str) -> list[Problem]:
+        """The stabilisers that perturb or differentiate the discriminator's input values, set for a token domain."""
+        why = "the domain's sequences are tokens, and this stabiliser needs real values (it perturbs or differentiates them); remove it"
+        problems = []
+        if self.instance_noise.std:
+            problems.append(Problem(_join(path, "instance_noise.std"), why))
+        if self.r1:
+            problems.append(Problem(_join(path, "r1"), why))
+        return problems
 
 
 def _both_schedules(path: str) -> Problem:
@@ -165,6 +203,23 @@ def _both_schedules(path: str) -> Problem:
         f"cannot be used with {_join(path, 'discriminator_steps')}: both say how the discriminator trains; "
         "keep discriminator_steps (one batch per update) or discriminator_pools (epochs over pools of fresh negatives), not both",
     )
+
+
+@dataclass
+class Ema:
+    """An exponential moving average of the generator's weights (seqtk.core.ema), which evaluation and sampling then use."""
+
+    decay: float | None = _f(
+        None,
+        doc="Weight of the old average in each generator update, in [0, 1): 0.999 averages over about the last 1,000 updates (over all of them alike while there are fewer); evaluations, samples/ and `seqtk sample` use the average (kept in checkpoints as `generator_ema`), `train.init_generator` the raw weights; null turns averaging off.",
+        minimum=0.0,
+    )
+    start: int = _f(0, doc="Generator updates at steps up to this one copy the weights instead of averaging them (a warm-up the average leaves out).", minimum=0)
+
+    def problems(self, path: str) -> list[Problem]:
+        if self.decay is not None and self.decay >= 1.0:
+            return [Problem(_join(path, "decay"), f"must be below 1 (1 would never move the average from the initial weights), got {self.decay!r}")]
+        return []
 
 
 @dataclass
@@ -180,6 +235,7 @@ class Train:
         None,
         doc="A run directory (its newest checkpoint; `RUN@best` its best, `RUN@STEP` the one of that step) or checkpoint file whose generator weights start this run, so that GAN variants share one pretrained generator; null starts from random weights.",
     )
+    ema: Ema = _f(doc="Exponential moving average of the generator's weights.", factory=Ema)
 
 
 @dataclass
@@ -222,12 +278,16 @@ class RecipeData:
     discriminator: Component = _f(doc="The discriminator.", factory=Component)
     objective: Component = _f(doc="The GAN loss.", factory=Component)
     estimator: Component = _f(doc="How generator gradients cross the sampling step.", factory=Component)
+    model: Component = _f(
+        doc="A model that owns its networks, optimisers and phases (TimeGAN); it replaces generator, discriminator, objective, estimator and the train.pretrain/train.adversarial schedule.",
+        factory=Component,
+    )
     train: Train = _f(doc="Training schedule, optimizers and device.", factory=Train)
     eval: Eval = _f(doc="Metrics and how often to compute them.", factory=Eval)
     output: Output = _f(doc="Where the run directory goes and what it keeps.", factory=Output)
 
 
-COMPONENT_SECTIONS: tuple[str, ...] = ("domain", "generator", "discriminator", "objective", "estimator")
+COMPONENT_SECTIONS: tuple[str, ...] = ("domain", "generator", "discriminator", "objective", "estimator", "model")
 
 
 def convert(cls: type, data: Any, path: str, problems: list[Problem]) -> Any:

@@ -26,6 +26,7 @@ random states, so a resumed data-parallel run continues as the uninterrupted one
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import random
@@ -47,13 +48,16 @@ from seqtk.core.cpu_memory import keep_freed_memory
 from seqtk.core.best import BestKeeper
 from seqtk.core.discrimination import separation, sequence_scores
 from seqtk.core.distributed import Distributed, SyncedUpdates
+from seqtk.core.ema import WeightAverage
 from seqtk.core.errors import CheckpointError, Problem, RecipeError, SeqtkError, TrainingError
-from seqtk.core.interfaces import Batch, Scores
+from seqtk.core.interfaces import Batch, MetricWarning, Model, Scores
 from seqtk.core.metrics_log import MetricsLog, check_log_holds
 from seqtk.core.progress import Progress
 from seqtk.core.recipe import Recipe
 from seqtk.core.registry import Registry
+from seqtk.core import schema
 from seqtk.core.schema import DiscriminatorPools
+from seqtk.core.stabilisers import add_instance_noise, r1_penalty
 
 #: Recipe keys that may change between a run and its resumption without breaking it.
 RESUMABLE_CHANGES = ("output", "eval", "train.adversarial.steps", "train.log_every", "train.cpu_threads")
@@ -96,15 +100,28 @@ class TrainState:
         return means
 
 
+#: Recipe keys added after runs already existed: left out of the fingerprint while they
+#: hold their defaults, so that a checkpoint written before they existed still resumes.
+LATER_KEYS = ("train.ema", "train.adversarial.instance_noise", "train.adversarial.r1")
+
+
+def _default_at(key: str) -> Any:
+    node: Any = schema.RecipeData(seqtk=schema.SCHEMA_VERSION, name="")
+    for part in key.split("."):
+        node = getattr(node, part)
+    return json.loads(json.dumps(dataclasses.asdict(node) if dataclasses.is_dataclass(node) else node))
+
+
 def recipe_fingerprint(recipe: Recipe) -> str:
     """A hash of what a checkpoint depends on; keys in RESUMABLE_CHANGES may differ."""
     data = recipe.to_dict()
-    for key in RESUMABLE_CHANGES:
+    for key in RESUMABLE_CHANGES + LATER_KEYS:
         node = data
         *parents, leaf = key.split(".")
         for part in parents:
             node = node[part]
-        node.pop(leaf, None)
+        if key in RESUMABLE_CHANGES or json.loads(json.dumps(node.get(leaf))) == _default_at(key):
+            node.pop(leaf, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -139,16 +156,42 @@ class Trainer:
         self.parts: Parts = assemble(recipe, registry, self.device)
         if self.config.train.init_generator is not None:
             self._init_generator(self.config.train.init_generator)
+        ema = self.config.train.ema
+        # The average of the generator's weights (train.ema), which evaluation samples from; built after init_generator, so it starts there.
+        self.ema = WeightAverage(self.parts.generator, ema.decay, ema.start) if ema.decay is not None else None
         self.train_data = self.parts.domain.load("train")
         self.test_data = self.parts.domain.load("test")
         train = self.config.train
         self.stream = BatchStream(self.train_data, train.batch_size, self.config.seed, rank=self.dist.rank, world_size=self.dist.world_size)
-        self.g_opt = self._adam(self.parts.generator, train.optimizer.generator)
-        self.d_opt = self._adam(self.parts.discriminator, train.optimizer.discriminator)
-        self.g_sync = self.dist.synced(self.parts.generator, self.device)
-        self.d_sync = self.dist.synced(self.parts.discriminator, self.device)
+        self.model = self.parts.model
+        if self.model is None:
+            self.g_opt = self._adam(self.parts.generator, train.optimizer.generator)
+            self.d_opt = self._adam(self.parts.discriminator, train.optimizer.discriminator)
+            self.g_sync = self.dist.synced(self.parts.generator, self.device)
+            self.d_sync = self.dist.synced(self.parts.discriminator, self.device)
+        else:
+            self.model_optimizers = self._model_optimizers(self.model)
         if self.dist.rank:
             seed_everything(self.config.seed + RANK_SEED_STRIDE * self.dist.rank)
+        if self.model is None:
+            self._gan_schedule(recipe)
+        else:
+            self.phases, start = [], 0
+            for phase in self.model.phases():
+                self.phases.append(Phase(phase.name, start, start + phase.steps))
+                start += phase.steps
+            self.trains_discriminator = self.parts.discriminator is not None
+        self.total_steps = self.phases[-1].end
+        self.state = TrainState()
+        self.checkpoint_dir = run_dir / "checkpoints"
+        self.best = self._best_keeper()
+        self.fingerprint = recipe_fingerprint(recipe)
+        self._stop_signal: str | None = None
+
+    def _gan_schedule(self, recipe: Recipe) -> None:
+        """The five-part GAN's phases: generator pretraining, discriminator pretraining, adversarial iterations."""
+        train = self.config.train
+        assert self.parts.objective is not None
         self.critic_steps = train.adversarial.discriminator_steps or max(1, int(self.parts.objective.critic_steps))
         pg, pd = train.pretrain.generator_steps, train.pretrain.discriminator_phase_steps
         self.phases = [
@@ -156,18 +199,26 @@ class Trainer:
             Phase("pretrain_discriminator", pg, pg + pd),
             Phase("adversarial", pg + pd, pg + pd + train.adversarial.steps),
         ]
-        self.total_steps = self.phases[-1].end
         self.trains_discriminator = pd > 0 or train.adversarial.steps > 0
         self.supervised_weight = train.adversarial.supervised_weight
         for key, wanted in (("train.pretrain.generator_steps", pg), ("train.adversarial.supervised_weight", self.supervised_weight)):
             problem = self.parts.generator.pretraining_problem() if wanted else None
             if problem:
                 raise RecipeError(recipe.source, [Problem(key, f"cannot use the teacher-forced loss: {problem}")])
-        self.state = TrainState()
-        self.checkpoint_dir = run_dir / "checkpoints"
-        self.best = self._best_keeper()
-        self.fingerprint = recipe_fingerprint(recipe)
-        self._stop_signal: str | None = None
+
+    def _model_optimizers(self, model: Model) -> dict[str, tuple[torch.optim.Optimizer, SyncedUpdates, nn.Module, Any]]:
+        """One Adam per optimiser the model names, with the recipe's settings of its kind.
+
+        Optimisers over the same module share one DDP wrapper: two wrappers over the
+        same parameters would both reduce their gradients.
+        """
+        syncs: dict[int, SyncedUpdates] = {}
+        built = {}
+        for name, (module, kind) in model.optimizers().items():
+            settings = getattr(self.config.train.optimizer, kind)
+            sync = syncs.setdefault(id(module), self.dist.synced(module, self.device))
+            built[name] = (self._adam(module, settings), sync, module, settings)
+        return built
 
     def _best_keeper(self) -> BestKeeper:
         keep = self.config.output.keep_best
@@ -244,6 +295,9 @@ class Trainer:
         raise AssertionError(f"step {step} is outside every phase")
 
     def _train_step(self, phase: Phase) -> dict[str, float]:
+        if self.model is not None:
+            self.model.train()
+            return self.model.training_step(phase.name, self.state.step - phase.start, _ModelUpdates(self))
         parts = self.parts
         parts.generator.train()
         parts.discriminator.train()
@@ -337,8 +391,16 @@ class Trainer:
             ).detach()
 
     def _train_discriminator(self, real: Batch, fake: Batch) -> dict[str, float]:
-        """One D optimiser step on a real and a generated batch: the objective's loss, its penalty, the D's own regularization."""
+        """One D optimiser step on a real and a generated batch: the objective's loss, its penalty, the D's own regularization.
+
+        With ``train.adversarial.instance_noise`` both batches are blurred first (everything
+        below reads the blurred ones); ``train.adversarial.r1`` adds the R1 penalty
+        (seqtk.core.stabilisers).
+        """
         parts = self.parts
+        stabilisers = self.config.train.adversarial
+        noise_std = stabilisers.instance_noise.std_at(max(0, self.state.step - self.phases[-1].start))
+        real, fake = add_instance_noise(real, noise_std), add_instance_noise(fake, noise_std)
 
         def discriminator_loss() -> tuple[Tensor, dict[str, float]]:
             real_scores = Scores.of(parts.discriminator(real), real)
@@ -353,6 +415,12 @@ class Trainer:
             if regularization is not None:
                 logs["d_regularization"] = regularization.item()
                 loss = loss + regularization
+            if stabilisers.r1:
+                r1 = r1_penalty(parts.discriminator, real, stabilisers.r1)
+                logs["d_r1"] = r1.item()
+                loss = loss + r1
+            if stabilisers.instance_noise.std:
+                logs["d_instance_noise"] = noise_std
             return loss, logs
 
         clip = self.config.train.optimizer.discriminator.grad_clip
@@ -380,7 +448,16 @@ class Trainer:
             if not torch.isfinite(norm):
                 raise TrainingError(self._diverged(f"the {what} gradient norm is {norm.item()}"))
         optimizer.step()
+        if self.ema is not None and self._updates_generator(module):
+            self.ema.update(self.parts.generator, self.state.step + 1)
         return logs
+
+    def _updates_generator(self, module: nn.Module) -> bool:
+        """Whether an update of ``module`` changes the generator's weights (a model's optimiser may cover part of it)."""
+        if module is self.parts.generator:
+            return True
+        generator = {id(p) for p in self.parts.generator.parameters()}
+        return any(id(p) in generator for p in module.parameters())
 
     def _diverged(self, what: str) -> str:
         saved = ckpt.list_checkpoints(self.checkpoint_dir)
@@ -438,14 +515,15 @@ class Trainer:
             torch.manual_seed(self.config.seed + EVAL_SEED_OFFSET)
             parts.generator.eval()
             try:
-                fake = sample_in_chunks(parts.generator, n, self.config.train.batch_size * 16)
+                sampler = self.ema.module if self.ema is not None else parts.generator  # the average, when train.ema keeps one
+                fake = sample_in_chunks(sampler, n, self.config.train.batch_size * 16)
                 real = self.test_data.batch.index(torch.arange(min(n, len(self.test_data))))
                 metrics = {
                     name: float(metric(self.test_data.batch if metric.uses_whole_test_set else real, fake))
                     for name, metric in parts.metrics.items()
                 }
                 discrimination: dict[str, float] = {}
-                if self.trains_discriminator:  # an untrained discriminator's view would be noise in the log
+                if self.trains_discriminator and parts.discriminator is not None:  # an untrained discriminator's view would be noise in the log
                     parts.discriminator.eval()
                     chunk = self.config.train.batch_size * 16
                     discrimination = separation(
@@ -453,16 +531,31 @@ class Trainer:
                     )
             finally:
                 parts.generator.train()
-                parts.discriminator.train()
+                if parts.discriminator is not None:
+                    parts.discriminator.train()
+        warned = self._metric_warnings(step, metrics)
         # The discriminator's view goes to the log, not to the run's metrics: it judges the
         # training, not the samples, and has no place in comparisons of final metrics.
-        log.write({"step": step, "phase": "eval", **metrics, **discrimination})
+        log.write({"step": step, "phase": "eval", **metrics, **discrimination, **({"warnings": warned} if warned else {})})
         keep = self.config.output.samples
         if keep:
             parts.domain.write_samples(fake.index(torch.arange(min(keep, fake.size))), self.run_dir / "samples", f"step-{step:08d}")
         self.state.last_metrics = metrics
         self._notify("on_eval", step, metrics)
         return metrics
+
+    def _metric_warnings(self, step: int, metrics: Mapping[str, float]) -> list[str]:
+        """Each metric's ``warning`` about its value, shown on stderr now (the log and summary.json keep them too).
+
+        Not at step 0: that evaluation judges an untrained generator, which is expected to
+        have learnt nothing yet.
+        """
+        if step == 0:
+            return []
+        warned = [f"{name}: {text}" for name, metric in self.parts.metrics.items() if (text := metric.warning(metrics[name]))]
+        for text in warned:
+            warnings.warn(f"step {step}: {text}", MetricWarning, stacklevel=2)
+        return warned
 
     def _new_best(self, metrics: dict[str, float]) -> bool:
         """Whether this evaluation is the best so far (``output.keep_best``), so that its step must be checkpointed.
@@ -490,11 +583,8 @@ class Trainer:
             "step": self.state.step,
             "fingerprint": self.fingerprint,
             "recipe": self.recipe.to_dict(),
-            "generator": parts.generator.state_dict(),
-            "discriminator": parts.discriminator.state_dict(),
-            "g_optimizer": self.g_opt.state_dict(),
-            "d_optimizer": self.d_opt.state_dict(),
-            "estimator": parts.estimator.state_dict(),
+            **self._network_state(),
+            **({"generator_ema": self.ema.state_dict()} if self.ema is not None else {}),
             "domain": parts.domain.state_dict(),
             "stream": self.stream.state_dict(),
             "rng": rng_states[0],
@@ -512,6 +602,44 @@ class Trainer:
         self.best.saved(self.state.step)
         ckpt.prune_checkpoints(self.checkpoint_dir, self.config.output.keep_checkpoints, protect=self.best.spared())
         self._notify("on_checkpoint", self.state.step, path)
+
+    def _network_state(self) -> dict[str, Any]:
+        """Weights and optimiser states: the GAN's parts, or a model's networks and named optimisers.
+
+        Both hold ``generator`` (the sampling path), which is all ``seqtk sample`` and
+        ``train.init_generator`` read.
+        """
+        parts = self.parts
+        if self.model is None:
+            assert parts.discriminator is not None and parts.estimator is not None
+            return {
+                "generator": parts.generator.state_dict(),
+                "discriminator": parts.discriminator.state_dict(),
+                "g_optimizer": self.g_opt.state_dict(),
+                "d_optimizer": self.d_opt.state_dict(),
+                "estimator": parts.estimator.state_dict(),
+            }
+        return {
+            "generator": parts.generator.state_dict(),
+            "model": self.model.state_dict(),
+            "optimizers": {name: optimizer.state_dict() for name, (optimizer, *_) in self.model_optimizers.items()},
+            "model_state": self.model.training_state(),
+        }
+
+    def _load_network_state(self, state: Mapping[str, Any]) -> None:
+        parts = self.parts
+        if self.model is None:
+            assert parts.discriminator is not None and parts.estimator is not None
+            parts.generator.load_state_dict(state["generator"])
+            parts.discriminator.load_state_dict(state["discriminator"])
+            self.g_opt.load_state_dict(state["g_optimizer"])
+            self.d_opt.load_state_dict(state["d_optimizer"])
+            parts.estimator.load_state_dict(state["estimator"])
+            return
+        self.model.load_state_dict(state["model"])
+        for name, (optimizer, *_) in self.model_optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        self.model.load_training_state(state["model_state"])
 
     def _read_checkpoint_to_resume(self) -> tuple[dict[str, Any], Path]:
         found = ckpt.list_checkpoints(self.checkpoint_dir)
@@ -539,11 +667,9 @@ class Trainer:
         state, path = self.dist.from_main(self._read_checkpoint_to_resume)
         parts = self.parts
         try:
-            parts.generator.load_state_dict(state["generator"])
-            parts.discriminator.load_state_dict(state["discriminator"])
-            self.g_opt.load_state_dict(state["g_optimizer"])
-            self.d_opt.load_state_dict(state["d_optimizer"])
-            parts.estimator.load_state_dict(state["estimator"])
+            self._load_network_state(state)
+            if self.ema is not None:
+                self.ema.load_state_dict(state["generator_ema"])
             parts.domain.load_state_dict(state["domain"])
             self.stream.load_state_dict(state["stream"])
             self._restore_rng(state)
@@ -630,6 +756,27 @@ class Trainer:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+class _ModelUpdates:
+    """The trainer's side of a model's step (``seqtk.core.interfaces.ModelUpdates``)."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self._trainer = trainer
+
+    def next_batch(self) -> Batch:
+        return self._trainer.stream.next().to(self._trainer.device)
+
+    def update(self, optimizer: str, compute_loss: Callable[[], tuple[Tensor, dict[str, float]]]) -> dict[str, float]:
+        trainer = self._trainer
+        try:
+            torch_optimizer, sync, module, settings = trainer.model_optimizers[optimizer]
+        except KeyError:
+            raise SeqtkError(
+                f"model {trainer.recipe.data.model.name!r} asked for optimiser {optimizer!r}, which its optimizers() does not name "
+                f"(it names: {', '.join(trainer.model_optimizers)})"
+            ) from None
+        return trainer._update(compute_loss, sync, module, torch_optimizer, settings.grad_clip, f"{optimizer} ({trainer.recipe.data.model.name})")
 
 
 class _NoLog:

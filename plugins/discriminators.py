@@ -19,6 +19,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqtk.core.interfaces import Batch, Discriminator, DomainSpec
 from seqtk.plugins.init import apply_init
+from seqtk.plugins.spectral import apply_spectral_norm
 
 __all__ = ["GRUDiscriminator", "LSTMDiscriminator", "CNNDiscriminator"]
 
@@ -98,6 +99,7 @@ class _RecurrentDiscriminator(Discriminator):
         embed_dim: int,
         dropout: float,
         init: str | Mapping[str, Any] | None = None,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         name = self._name
@@ -126,6 +128,7 @@ class _RecurrentDiscriminator(Discriminator):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_dim * (2 if bidirectional else 1), 1)
         apply_init(self, init, f"{name} discriminator")
+        apply_spectral_norm(self, spectral_norm, f"{name} discriminator")
 
     def _inputs(self, batch: Batch) -> Tensor:
         if self.embed is None:
@@ -179,7 +182,9 @@ class GRUDiscriminator(_RecurrentDiscriminator):
     ``bidirectional`` read both directions; ``per_step`` score every step ``[B, T]``
     (RGAN) instead of the sequence ``[B]``; ``embed_dim`` embedding width for tokens
     (ignored for continuous data); ``dropout`` between layers and before the scoring layer;
-    ``init`` how the parameters are drawn (:mod:`seqtk.plugins.init`; None keeps PyTorch's defaults).
+    ``init`` how the parameters are drawn (:mod:`seqtk.plugins.init`; None keeps PyTorch's defaults);
+    ``spectral_norm`` divide every weight matrix (input, recurrent, scoring) by its largest
+    singular value (:mod:`seqtk.plugins.spectral`).
 
     A sequence's score comes from the last layer's final states: the forward state at its
     last real step and, when bidirectional, the backward state at its first step (which
@@ -199,8 +204,9 @@ class GRUDiscriminator(_RecurrentDiscriminator):
         embed_dim: int = 32,
         dropout: float = 0.0,
         init: str | Mapping[str, Any] | None = None,
+        spectral_norm: bool = False,
     ) -> None:
-        super().__init__(spec, hidden_dim, num_layers, bidirectional, per_step, embed_dim, dropout, init)
+        super().__init__(spec, hidden_dim, num_layers, bidirectional, per_step, embed_dim, dropout, init, spectral_norm)
 
 
 class LSTMDiscriminator(_RecurrentDiscriminator):
@@ -213,8 +219,8 @@ class LSTMDiscriminator(_RecurrentDiscriminator):
     Parameters: ``hidden_dim`` LSTM width; ``num_layers`` stacked layers;
     ``bidirectional`` read both directions; ``per_step`` score every step ``[B, T]``
     instead of the sequence ``[B]``; ``embed_dim`` embedding width for tokens (ignored for
-    continuous data); ``dropout`` between layers and before the scoring layer; ``init`` as
-    for :class:`GRUDiscriminator`.
+    continuous data); ``dropout`` between layers and before the scoring layer; ``init`` and
+    ``spectral_norm`` as for :class:`GRUDiscriminator`.
     """
 
     _cell = nn.LSTM
@@ -230,8 +236,9 @@ class LSTMDiscriminator(_RecurrentDiscriminator):
         embed_dim: int = 32,
         dropout: float = 0.0,
         init: str | Mapping[str, Any] | None = None,
+        spectral_norm: bool = False,
     ) -> None:
-        super().__init__(spec, hidden_dim, num_layers, bidirectional, per_step, embed_dim, dropout, init)
+        super().__init__(spec, hidden_dim, num_layers, bidirectional, per_step, embed_dim, dropout, init, spectral_norm)
 
     def _hidden(self, final: Tensor | tuple[Tensor, Tensor]) -> Tensor:
         hidden, _cell_state = final  # type: ignore[misc]
@@ -299,7 +306,9 @@ class CNNDiscriminator(Discriminator):
     ``w = w1 - w0``. The cheapest columns for a given ``w`` are ``w1 = -w0 = w / 2``, where
     SeqGAN's penalty equals this one with half the lambda: its 0.2 acts like about 0.1 here.
     ``init`` how the parameters are drawn (:mod:`seqtk.plugins.init`; SeqGAN drew its
-    convolutions and output layer ``truncated-normal``, std 0.1).
+    convolutions and output layer ``truncated-normal``, std 0.1). ``spectral_norm`` divide
+    every weight matrix (embedding, convolutions, highway, scoring layer) by its largest
+    singular value (:mod:`seqtk.plugins.spectral`).
     """
 
     per_step = False
@@ -316,6 +325,7 @@ class CNNDiscriminator(Discriminator):
         l2_penalty: float = 0.0,
         tied_highway: bool = False,
         init: str | Mapping[str, Any] | None = None,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         _check_positive("cnn", embed_dim=embed_dim)
@@ -343,6 +353,7 @@ class CNNDiscriminator(Discriminator):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(total, 1)
         apply_init(self, init, "cnn discriminator")
+        apply_spectral_norm(self, spectral_norm, "cnn discriminator")
 
     def regularization(self) -> Tensor | None:
         """SeqGAN's L2 penalty on the scoring layer, ``l2_penalty * (|W|^2 + |b|^2) / 2``; None at 0."""

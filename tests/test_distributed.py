@@ -224,6 +224,19 @@ def test_reinforce_rollouts_train_under_ddp_with_ranks_in_step(tmp_path: Path) -
     assert len(adversarial) == 8 and all("g_loss" in r and "reward" in r for r in adversarial)
 
 
+def test_a_model_with_its_own_phases_and_optimisers_trains_under_ddp_with_ranks_in_step(tmp_path: Path) -> None:
+    """TimeGAN: five optimisers over three module groups, a discriminator that steps only sometimes."""
+    from test_timegan import tiny as timegan_recipe
+
+    recipe = timegan_recipe(tmp_path, "timegan", autoencoder_steps=4, supervisor_steps=3, joint_steps=3)
+    recipe["train"].update(batch_size=16, log_every=1, device="cpu")
+    recipe["eval"].update(every=10, samples=32)
+    launch(torchrun(str(WORKER), str(write_recipe(tmp_path, recipe, "timegan")), str(tmp_path / "ranks")))
+    assert_ranks_identical(tmp_path / "ranks")  # the sampling view (G, S, R) and the critic view (E, D): all five networks
+    phases = [r["phase"] for r in read_metrics(tmp_path / "timegan" / "metrics.jsonl") if r["phase"] != "eval"]
+    assert phases == ["autoencoder"] * 4 + ["supervisor"] * 3 + ["joint"] * 3
+
+
 def test_two_nodes_on_one_machine_train_like_two_local_ranks(tmp_path: Path, wgan_reference: tuple[Path, Path]) -> None:
     """Two torchrun launches, one per "node", meeting by c10d rendezvous on 127.0.0.1."""
     reference_dir, _ = wgan_reference

@@ -44,7 +44,7 @@ def test_sines_shapes_split_range_and_spec():
     assert domain.spec == DomainSpec(kind="continuous", max_len=24, features=5, value_range=(0.0, 1.0))
     assert domain.load("train") is train  # cached
     assert domain.provides == frozenset({"continuous"})
-    assert domain.default_metrics == ("mmd", "marginal", "acf")
+    assert domain.default_metrics == ("mmd", "marginal", "acf", "density", "coverage")
 
 
 def _recovered_frequencies(values: torch.Tensor) -> torch.Tensor:

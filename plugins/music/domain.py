@@ -40,6 +40,7 @@ import torch
 
 from seqtk.core.errors import DataError
 from seqtk.core.interfaces import Batch, Domain, DomainSpec, SequenceData
+from seqtk.plugins.collapse import COLLAPSE_METRICS
 from seqtk.plugins.music.notes import Note, Piece
 from seqtk.plugins.music.representations import (
     EVENT_FEATURES,
@@ -88,7 +89,8 @@ class MusicDomain(Domain):
     """
 
     provides: ClassVar[frozenset[str]] = frozenset({"music"})
-    default_metrics: ClassVar[tuple[str, ...]] = METRIC_NAMES
+    #: Density and coverage (``seqtk.plugins.collapse``) say whether the samples spread over the real excerpts or collapse.
+    default_metrics: ClassVar[tuple[str, ...]] = (*METRIC_NAMES, *COLLAPSE_METRICS)
     scoring_metrics: ClassVar[tuple[str, ...]] = METRIC_NAMES
 
     def __init__(
@@ -218,6 +220,16 @@ class MusicDomain(Domain):
         if broken:
             warnings.warn(f"music: {broken} of {len(pieces)} sequences held NaN or infinite values and became empty pieces", stacklevel=2)
         return pieces
+
+    def knn_embedding(self, real: Batch, fake: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each excerpt as a feature vector for ``density`` and ``coverage``, in either representation.
+
+        Pitch-class, interval and duration histograms plus the eight music features
+        (``seqtk.plugins.music.embedding``): sequences themselves have no meaningful distance.
+        """
+        from seqtk.plugins.music.embedding import piece_embedding
+
+        return piece_embedding(self, real, fake)
 
     def write_samples(self, batch: Batch, directory: Path, stem: str) -> list[Path]:
         """``<stem>/0000.mid``, ``0001.mid``, ... (one per sample) and ``<stem>-pianoroll.png``.

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from seqtk.core.interfaces import Batch, Discriminator, DomainSpec
 from seqtk.plugins.discriminators import _check_dropout, _check_filters, _check_positive, _Highway, _token_embedding, embed_tokens
 from seqtk.plugins.init import apply_init, check_init
+from seqtk.plugins.spectral import apply_spectral_norm
 
 __all__ = ["RelGANDiscriminator"]
 
@@ -50,7 +51,9 @@ class RelGANDiscriminator(Discriminator):
     the convolution widths in steps; ``num_filters`` filters per width (same length);
     ``hidden_dim`` width of the linear layer before the score; ``dropout`` before it;
     ``init`` how the parameters are drawn (:mod:`seqtk.plugins.init`; None keeps
-    PyTorch's defaults). RelGAN's published configuration is the default: ``embed_dim:
+    PyTorch's defaults); ``spectral_norm`` divide every weight matrix (embedding,
+    convolutions, highway, linear layers) by its largest singular value
+    (:mod:`seqtk.plugins.spectral`). RelGAN's published configuration is the default: ``embed_dim:
     64``, ``num_rep: 64``, ``filter_sizes: [2, 3, 4, 5]``, ``num_filters: [300, 300, 300,
     300]``, ``hidden_dim: 100``, ``dropout: 0.25``.
 
@@ -71,6 +74,7 @@ class RelGANDiscriminator(Discriminator):
         hidden_dim: int = 100,
         dropout: float = 0.25,
         init: str | Mapping[str, Any] | None = None,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         name = "relgan-cnn"
@@ -97,6 +101,7 @@ class RelGANDiscriminator(Discriminator):
         self.hidden = nn.Linear(total, hidden_dim)
         self.head = nn.Linear(hidden_dim, 1)
         apply_init(self, init, f"{name} discriminator")
+        apply_spectral_norm(self, spectral_norm, f"{name} discriminator")
 
     def representations(self, batch: Batch) -> Tensor:
         """``[B, num_rep]``: the score of each representation of each sequence."""

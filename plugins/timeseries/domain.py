@@ -58,9 +58,10 @@ class TimeSeriesDomain(Domain):
     """
 
     provides: ClassVar[frozenset[str]] = frozenset({"continuous"})
-    default_metrics: ClassVar[tuple[str, ...]] = ("mmd", "marginal", "acf")
+    #: ``density`` and ``coverage`` on scaled, flattened windows (``seqtk.plugins.collapse``): mode collapse shows in the numbers.
+    default_metrics: ClassVar[tuple[str, ...]] = ("mmd", "marginal", "acf", "density", "coverage")
     #: ``seqtk score`` computes the slow post-hoc scores too: it runs once, not every eval.
-    scoring_metrics: ClassVar[tuple[str, ...]] = ("mmd", "marginal", "acf", "discriminative", "predictive")
+    scoring_metrics: ClassVar[tuple[str, ...]] = ("mmd", "marginal", "acf", "density", "coverage", "discriminative", "predictive")
 
     def __init__(
         self,

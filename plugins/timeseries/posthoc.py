@@ -15,14 +15,19 @@ Both are noisy (one network, one split): benchmarks repeat them with :func:`repe
 and report mean and standard deviation. Every random choice (split, mini-batches,
 weight initialisation) comes from ``seed`` through a private generator and a forked RNG,
 so a score is reproducible and calling it leaves torch's global random state untouched.
+The post-hoc network trains with gradients enabled whatever the caller's grad mode: the
+trainer evaluates under ``torch.no_grad()`` (its generator must not build graphs), and
+``eval.metrics: [discriminative, predictive]`` must still be able to train a GRU there.
+The inputs are detached copies, so no gradient ever reaches the run's generator.
 Padding past each row's length is zeroed and cut before anything sees it, so it cannot
 change a score.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Iterator
 
 import numpy as np
 import torch
@@ -115,6 +120,19 @@ class _GRUHead(nn.Module):
         return self.out(states).squeeze(-1)
 
 
+@contextlib.contextmanager
+def _private_training(device: torch.device) -> Iterator[None]:
+    """Grad enabled (the trainer's evaluation runs under ``no_grad``) and torch's RNG forked.
+
+    Every random draw of a score already comes from its own seeded generator; forking the
+    global RNG as well guarantees that nothing a kernel draws leaks into the caller's
+    random state, so a run's training is the same with or without these metrics.
+    """
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.enable_grad():
+        yield
+
+
 def _build(inputs: int, hidden: int, seed: int, device: torch.device) -> _GRUHead:
     """The network, initialised from ``seed`` without touching the global RNG."""
     with torch.random.fork_rng(devices=[]):
@@ -178,15 +196,16 @@ def discriminative_score(
         return per_step.gather(1, (lengths - 1).unsqueeze(1)).squeeze(1)
 
     net.train()
-    for _ in range(steps):
-        r = real_train[_batch_rows(len(real_train), batch_size, generator)].to(real_x.device)
-        f = fake_train[_batch_rows(len(fake_train), batch_size, generator)].to(real_x.device)
-        real_logits = logits(real_x[r], real_len[r])
-        fake_logits = logits(fake_x[f], fake_len[f])
-        loss = bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+    with _private_training(real_x.device):
+        for _ in range(steps):
+            r = real_train[_batch_rows(len(real_train), batch_size, generator)].to(real_x.device)
+            f = fake_train[_batch_rows(len(fake_train), batch_size, generator)].to(real_x.device)
+            real_logits = logits(real_x[r], real_len[r])
+            fake_logits = logits(fake_x[f], fake_len[f])
+            loss = bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
 
     net.eval()
     with torch.no_grad():
@@ -257,13 +276,14 @@ def predictive_score(
         return (prediction - target).abs() * mask, mask
 
     net.train()
-    for _ in range(steps):
-        rows = fake_rows[_batch_rows(len(fake_rows), batch_size, generator)].to(fake_x.device)
-        err, mask = errors(fake_x[rows], fake_len[rows])
-        loss = err.sum() / mask.sum()
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+    with _private_training(real_x.device):
+        for _ in range(steps):
+            rows = fake_rows[_batch_rows(len(fake_rows), batch_size, generator)].to(fake_x.device)
+            err, mask = errors(fake_x[rows], fake_len[rows])
+            loss = err.sum() / mask.sum()
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
 
     net.eval()
     with torch.no_grad():

@@ -58,7 +58,8 @@ class SinesDomain(Domain):
     """
 
     provides: ClassVar[frozenset[str]] = frozenset({"continuous"})
-    default_metrics: ClassVar[tuple[str, ...]] = ("mmd", "marginal", "acf")
+    #: ``density`` and ``coverage`` on scaled, flattened windows (``seqtk.plugins.collapse``): mode collapse shows in the numbers.
+    default_metrics: ClassVar[tuple[str, ...]] = ("mmd", "marginal", "acf", "density", "coverage")
 
     def __init__(
         self,
