@@ -58,7 +58,7 @@ def test_python_dash_m_and_version() -> None:
 
 def test_validate_reports_success(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(REPO / "recipes" / "quickstart.yaml")]) == 0
-    assert "valid (domain sines, generator lstm, discriminator gru, objective minimax, estimator reparam)" in capsys.readouterr().out
+    assert "valid (domain sines, generator lstm, discriminator cnn, objective minimax, estimator reparam)" in capsys.readouterr().out
 
 
 def test_a_recipe_error_in_a_subprocess_has_exit_code_2_and_no_traceback(tmp_path: Path) -> None:
