@@ -74,6 +74,8 @@ def path_values(recipe: Recipe, host: PluginHost) -> dict[str, str]:
     found = {}
     for section, kind in SECTION_KINDS.items():
         component = recipe.component(section)
+        if component.name is None:  # a model recipe names no generator, ...; a GAN recipe no model
+            continue
         for key in host.registry.get(kind, component.name).path_params:
             if component.params.get(key) is not None:
                 found[f"{section}.params.{key}"] = component.params[key]
