@@ -145,9 +145,17 @@ def test_music_pieces_become_histograms_and_features() -> None:
     pitch_classes, intervals, durations = vector[:12], vector[12:25], vector[25:HISTOGRAM_SIZE]
     assert pitch_classes.tolist() == pytest.approx([1 / 3 if c in (0, 4, 7) else 0.0 for c in range(12)])
     assert intervals.tolist() == pytest.approx([0.5 if i in (3, 4) else 0.0 for i in range(13)])  # C-E 4, E-G 3
-    assert durations.tolist() == pytest.approx([0, 1 / 3, 1 / 3, 1 / 3, 0, 0])  # a sixteenth, an eighth, a quarter
+    # Each bin holds lengths up to and including its edge: a sixteenth, an eighth, a quarter.
+    assert durations.tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0, 0, 0])
     assert vector[HISTOGRAM_SIZE] == 7.0  # pitch range G4 - C4
     assert piece_vector(Piece([])).tolist() == [0.0] * (HISTOGRAM_SIZE + 8)
+
+
+def test_a_length_rounded_off_its_grid_value_stays_in_its_duration_bin() -> None:
+    # Event values pass through a min-max scaling and back: an eighth decodes as 0.49999999.
+    exact = piece_vector(Piece([Note(0.0, 0.5, 60), Note(0.5, 1.0, 62)]))
+    rounded = piece_vector(Piece([Note(0.0, 0.5 - 1e-9, 60), Note(0.5, 1.0 + 1e-9, 62)]))
+    assert rounded[25:HISTOGRAM_SIZE].tolist() == exact[25:HISTOGRAM_SIZE].tolist() == [0, 0.5, 0.5, 0, 0, 0]
 
 
 def music_recipe(tmp_path: Path, representation: str) -> dict[str, Any]:

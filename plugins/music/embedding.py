@@ -10,8 +10,12 @@ piece is described by what a listener (and MGEval) would compare:
 - the **interval histogram** (13 shares): absolute steps between consecutive notes in
   onset order (then pitch, so a chord contributes its vertical intervals), 0 to 11
   semitones, the last bin an octave or more: melodic and harmonic motion;
-- the **duration histogram** (6 shares): note lengths below a sixteenth, up to an
-  eighth, a quarter, a half, a whole note, and longer: rhythm;
+- the **duration histogram** (6 shares): note lengths up to a sixteenth, up to an
+  eighth, a quarter, a half, a whole note, and longer: rhythm. Each bin includes its
+  upper edge, within :data:`DURATION_TOLERANCE`: a decoded eighth is 0.5 beats in one
+  representation and 0.49999999 in another (event values pass through a min-max scaling
+  and back), and without the tolerance the two land in different bins, which made every
+  event-representation sample look one rhythm class away from every real excerpt;
 - the eight scalar features of :data:`~seqtk.plugins.music.features.FEATURES` (pitch
   range, used pitch classes, pitch-class entropy, scale consistency, polyphony,
   repetitions, note density, empty-beat rate), each min-max scaled with the *real*
@@ -35,12 +39,15 @@ from .features import FEATURES
 from .metrics import PieceDecoder, Side, _entry, _feature_values
 from .notes import Piece
 
-__all__ = ["DURATION_EDGES", "HISTOGRAM_SIZE", "INTERVAL_BINS", "piece_embedding", "piece_histograms", "piece_vector"]
+__all__ = ["DURATION_EDGES", "DURATION_TOLERANCE", "HISTOGRAM_SIZE", "INTERVAL_BINS", "piece_embedding", "piece_histograms", "piece_vector"]
 
 #: Absolute intervals 0 .. 11 semitones, and one bin for an octave or more.
 INTERVAL_BINS = 13
 #: Upper edges (beats, exclusive) of the duration bins; the last bin holds the rest.
 DURATION_EDGES = (0.25, 0.5, 1.0, 2.0, 4.0)
+#: Beats within which a length counts as lying on a duration edge (far below any real
+#: note value, far above float rounding).
+DURATION_TOLERANCE = 1e-6
 #: Entries of the histogram part of :func:`piece_vector` (pitch classes, intervals, durations).
 HISTOGRAM_SIZE = 12 + INTERVAL_BINS + len(DURATION_EDGES) + 1
 
@@ -61,7 +68,7 @@ def piece_histograms(piece: Piece) -> np.ndarray:
     for before, after in zip(pitches, pitches[1:]):
         intervals[min(abs(after - before), INTERVAL_BINS - 1)] += 1
     for note in piece.notes:
-        durations[int(np.searchsorted(DURATION_EDGES, note.duration, side="right"))] += 1
+        durations[int(np.searchsorted(DURATION_EDGES, note.duration - DURATION_TOLERANCE, side="left"))] += 1
     return np.concatenate([_shares(pitch_classes), _shares(intervals), _shares(durations)])
 
 
