@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import replace
 from typing import Any, ClassVar, Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from seqtk.core.interfaces import Batch, Discriminator, Estimator, Generator, GeneratorStep, Objective, Scores
@@ -275,7 +277,12 @@ class GumbelSoftmax(Estimator):
     ``schedule`` one of the seven above; ``anneal_steps`` ``N`` (null: the recipe's
     ``train.adversarial.steps``; set it when a run may later be extended with ``--resume
     --set train.adversarial.steps=...``, which would otherwise stretch the schedule
-    mid-run). Logs ``temperature`` (``1 / beta``) and ``inverse_temperature`` (``beta``).
+    mid-run). ``straight_through`` (default false, RelGAN's own) shows the discriminator
+    the exact one-hots of the drawn tokens and differentiates the relaxation only in the
+    backward pass (Jang et al. 2017's straight-through Gumbel-softmax): a relaxed one-hot
+    is softer than any real token, so a discriminator can tell it apart by its sharpness
+    alone, and then its gradient teaches the generator sharpness instead of content.
+    Logs ``temperature`` (``1 / beta``) and ``inverse_temperature`` (``beta``).
     """
 
     requires: ClassVar[frozenset[str]] = frozenset({"relaxed"})
@@ -283,7 +290,13 @@ class GumbelSoftmax(Estimator):
         "constant", "linear", "exponential", "logarithmic", "sigmoid", "quadratic", "square-root"
     )
 
-    def __init__(self, max_inverse_temperature: float = 100.0, schedule: str = "exponential", anneal_steps: int | None = None) -> None:
+    def __init__(
+        self,
+        max_inverse_temperature: float = 100.0,
+        schedule: str = "exponential",
+        anneal_steps: int | None = None,
+        straight_through: bool = False,
+    ) -> None:
         value = max_inverse_temperature
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 1.0:
             raise ValueError(f"gumbel: max_inverse_temperature must be a finite number >= 1, got {value!r}")
@@ -291,6 +304,9 @@ class GumbelSoftmax(Estimator):
             raise ValueError(f"gumbel: schedule must be one of {', '.join(self.SCHEDULES)}, got {schedule!r}")
         if anneal_steps is not None:
             _check_int("gumbel", "anneal_steps", anneal_steps)
+        if not isinstance(straight_through, bool):
+            raise ValueError(f"gumbel: straight_through must be true or false, got {straight_through!r}")
+        self.straight_through = straight_through
         self.max_inverse_temperature = float(value)
         self.schedule = schedule
         self.anneal_steps = anneal_steps
@@ -314,19 +330,26 @@ class GumbelSoftmax(Estimator):
             raise ValueError(f"gumbel: the generator {type(generator).__name__} has no sample_relaxed method")
         beta = self.inverse_temperature(step, self.anneal_steps or total_steps)
         fake = sample_relaxed(real.size, beta)
+        if self.straight_through:
+            fake = _straight_through(fake)
         fake_scores = Scores.of(discriminator(fake), fake)
         real_scores = Scores.of(discriminator(real), real) if objective.generator_needs_real else None
         loss = objective.generator_loss(fake_scores, real_scores)
         return GeneratorStep(loss=loss, logs={"temperature": 1.0 / beta, "inverse_temperature": beta})
 
     def discriminator_samples(self, generator: Generator, n: int, *, step: int, total_steps: int) -> Batch:
-        """Relaxed one-hots at the current temperature: what the generator step shows the discriminator (RelGAN)."""
+        """Relaxed one-hots at the current temperature: what the generator step shows the discriminator (RelGAN).
+
+        Straight through, the generator step shows exact one-hots: the tokens alone, then.
+        """
+        if self.straight_through:
+            return generator.sample(n)
         return generator.sample_relaxed(n, self.inverse_temperature(step, self.anneal_steps or total_steps))  # type: ignore[attr-defined, no-any-return]
 
     def __repr__(self) -> str:
         return (
             f"GumbelSoftmax(max_inverse_temperature={self.max_inverse_temperature}, schedule={self.schedule!r}, "
-            f"anneal_steps={self.anneal_steps})"
+            f"anneal_steps={self.anneal_steps}, straight_through={self.straight_through})"
         )
 
 
@@ -354,6 +377,17 @@ def _inverse_temperature(schedule: str, beta_max: float, i: int, n: int) -> floa
     if schedule == "square-root":
         return 1.0 + rise * math.sqrt(i) / math.sqrt(n - 1)
     raise ValueError(f"gumbel: unknown schedule {schedule!r}")
+
+
+def _straight_through(batch: Batch) -> Batch:
+    """``batch`` whose relaxed one-hots are exactly the tokens' one-hots forward and the relaxation backward.
+
+    Padding rows of ``relaxed`` are zero (``sample_relaxed``) and stay zero.
+    """
+    assert batch.relaxed is not None
+    relaxed = batch.relaxed
+    hard = F.one_hot(batch.values, relaxed.shape[-1]).to(relaxed.dtype) * batch.mask.unsqueeze(-1).to(relaxed.dtype)
+    return replace(batch, relaxed=hard + (relaxed - relaxed.detach()))
 
 
 def _per_sequence(scores: Tensor, batch: Batch) -> Tensor:

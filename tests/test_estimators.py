@@ -421,3 +421,38 @@ def test_discriminator_trains_on_what_the_generator_step_shows_it() -> None:
     assert float(rows.max(-1).values.min()) < 1.0
     hard = Reinforce(rollouts=2).discriminator_samples(generator, 5, step=5, total_steps=10)
     assert hard.relaxed is None and hard.values.shape[0] == 5
+
+
+def test_straight_through_shows_exact_one_hots_and_still_learns() -> None:
+    """straight_through: the generator step's one-hots are exactly the drawn tokens' (padding 0), gradients still flow."""
+    generator = make(TEXT)
+    critic, objective = CountingCritic(TEXT.vocab_size), Minimax()
+    estimator = GumbelSoftmax(max_inverse_temperature=5.0, schedule="linear", straight_through=True)
+    real = make(TEXT).sample(32).detach()
+    shown: list[Batch] = []
+    recording = critic.forward
+
+    def record(batch: Batch) -> Tensor:
+        shown.append(batch)
+        return recording(batch)
+
+    critic.forward = record  # type: ignore[method-assign]
+    estimator.generator_step(generator, critic, objective, real, step=0, total_steps=25).loss.backward()
+    fake = shown[0]
+    expected = torch.nn.functional.one_hot(fake.values, TEXT.vocab_size).float() * fake.mask.unsqueeze(-1)
+    assert torch.equal(fake.relaxed.detach(), expected)  # beta = 1, yet no softness to tell it apart by
+    assert float(generator.out.weight.grad.abs().sum()) > 0
+    with torch.no_grad():
+        negatives = estimator.discriminator_samples(generator, 5, step=3, total_steps=10)
+    assert negatives.relaxed is None  # the discriminator trains on tokens too
+    critic.forward = recording  # type: ignore[method-assign]
+    optimiser = torch.optim.Adam(generator.parameters(), lr=0.05)
+    before = share_of_target(generator)
+    for step in range(25):
+        optimiser.zero_grad()
+        estimator.generator_step(generator, critic, objective, real, step=step, total_steps=25).loss.backward()
+        optimiser.step()
+    after = share_of_target(generator)
+    assert before < 0.4 and after > before + 0.3, (before, after)
+    with pytest.raises(ValueError, match="straight_through"):
+        GumbelSoftmax(straight_through="yes")  # type: ignore[arg-type]
