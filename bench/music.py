@@ -2,18 +2,26 @@
 
 Two chains of runs, trained side by side (one thread each):
 
-- ``tokens``: ``recipes/chorales-tokens-gan.yaml`` (event tokens, RelGAN's training).
-  ``tokens-mle`` is the recipe's maximum-likelihood pretraining alone (adversarial steps
-  0); ``tokens-gan`` starts from that generator (``train.init_generator``) and runs the
-  recipe's adversarial phase, so the GAN is compared with exactly the model it started from.
-- ``events``: ``recipes/chorales-events-gan.yaml`` (C-RNN-GAN), which trains
-  adversarially from scratch; ``events-mle`` is the same generator trained only
-  teacher-forced (next-note regression) for ``--events-mle-steps`` steps. Every candidate is
+- ``tokens``: ``recipes/chorales-tokens-gan.yaml`` (event tokens, token LSTM, CNN
+  discriminator, MaliGAN).
+- ``events``: ``recipes/chorales-events-gan.yaml`` (note events, ``grid-lstm``
+  generator and discriminator, MaliGAN).
+
+In each chain ``<chain>-mle`` is the recipe's maximum-likelihood pretraining alone
+(adversarial steps 0, no discriminator pretraining) and ``<chain>-gan`` starts from
+that generator (``train.init_generator``) and runs the recipe's discriminator
+pretraining and adversarial phase, so the GAN is compared with exactly the model it
+started from. (A recipe that trains adversarially from scratch gets an MLE-only twin of
+``--events-mle-steps`` teacher-forced steps instead.) Every candidate is
 then scored with the same code against one reference: the held-out chorales' excerpts
 (32 notes every 16, from pieces no run trained on), decoded to notes. Each candidate
 gives as many excerpts as the reference has; distances are ``1 - histogram overlap``
 per feature (``seqtk.plugins.music.features``) and their mean, over ``--repeats``
-sampling seeds (mean and population std). Baselines, same size, same code:
+sampling seeds (mean and population std). Beside them, each GAN's discriminator at its
+last evaluation (``d_acc_real``, ``d_acc_fake``, ``d_auc`` from ``metrics.jsonl``), so a
+dead discriminator (AUC near 0.5) shows, and density and coverage against the held-out
+excerpts on the music runs' own embedding (``seqtk.plugins.music.embedding``), so a
+generator that repeats a few phrases shows too. Baselines, same size, same code:
 
 - ``real-train``: training excerpts, the floor a perfect generator reaches (two sets of
   real excerpts differ too);
@@ -59,15 +67,26 @@ def train_chain(task: tuple[str, str, str, list[str], bool, float, int]) -> dict
     chain, recipe_path, out, overrides, reuse, scale, mle_steps = task
     torch.set_num_threads(1)
     recipe = load_recipe(recipe_path, overrides).to_dict()
-    recipe_pretrain = recipe["train"]["pretrain"]["generator_steps"]
+    pretraining = recipe["train"]["pretrain"]
+    recipe_pretrain = pretraining["generator_steps"]
     pretrain = max(1, round((recipe_pretrain or mle_steps) * scale))
     adversarial = max(1, round(recipe["train"]["adversarial"]["steps"] * scale))
+    critic_warmup = round(pretraining["discriminator_steps"] * scale)
     every = max(1, round(recipe["eval"]["every"] * scale))
-    mle = [f"train.pretrain.generator_steps={pretrain}", "train.adversarial.steps=0"]
+    # The MLE stage is the generator's pretraining alone: no discriminator pretraining.
+    mle = [f"train.pretrain.generator_steps={pretrain}", "train.pretrain.discriminator_steps=0", "train.adversarial.steps=0"]
+    if pretraining.get("generator_lr_final_steps"):  # a shortened run keeps its low-rate tail in proportion
+        mle.append(f"train.pretrain.generator_lr_final_steps={max(1, round(pretraining['generator_lr_final_steps'] * scale))}")
     if recipe_pretrain:  # the GAN continues from the recipe's own pretraining
-        gan = ["train.pretrain.generator_steps=0", f"train.init_generator={Path(out) / f'{chain}-mle'}"]
+        gan = [
+            "train.pretrain.generator_steps=0",
+            "train.pretrain.generator_lr_final=null",
+            "train.pretrain.generator_lr_final_steps=0",
+            f"train.pretrain.discriminator_steps={critic_warmup}",
+            f"train.init_generator={Path(out) / f'{chain}-mle'}",
+        ]
     else:  # the recipe trains adversarially from scratch; its MLE-only twin is a baseline
-        gan = []
+        gan = [f"train.pretrain.discriminator_steps={critic_warmup}"]
     stages = {f"{chain}-mle": mle, f"{chain}-gan": [*gan, f"train.adversarial.steps={adversarial}"]}
     report: dict[str, Any] = {}
     for name, stage in stages.items():
@@ -90,6 +109,22 @@ def train_chain(task: tuple[str, str, str, list[str], bool, float, int]) -> dict
             "final_metrics": {k: round(v, 4) for k, v in result.metrics.items()},
         }
     return report
+
+
+def discriminator_view(run_dir: str) -> dict[str, float]:
+    """The last evaluation's ``d_acc_real``, ``d_acc_fake`` and ``d_auc`` (empty for a run with no discriminator training).
+
+    Logged by the trainer at every evaluation (``seqtk.core.discrimination``), on held-out
+    real excerpts against fresh samples: a discriminator at 0.5 AUC has stopped telling
+    them apart (dead, or beaten), one at 1.0 rejects every sample.
+    """
+    view: dict[str, float] = {}
+    with open(Path(run_dir) / "metrics.jsonl", encoding="utf-8") as log:
+        for line in log:
+            record = json.loads(line)
+            if record.get("phase") == "eval" and "d_auc" in record:
+                view = {k: round(float(record[k]), 3) for k in ("d_acc_real", "d_acc_fake", "d_auc")}
+    return view
 
 
 def generated_pieces(run_dir: str, n: int, seed: int) -> list[Any]:
@@ -148,6 +183,24 @@ def distances(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray]
     return out
 
 
+def collapse(reference: list[Any], pieces: list[Any]) -> dict[str, float]:
+    """Density and coverage (k = 5) of ``pieces`` against ``reference``, on the music runs' own embedding.
+
+    The same points and scaling as the ``density``/``coverage`` metrics of a run
+    (``seqtk.plugins.music.embedding``), so a phrase-repeating generator shows here as it
+    does in ``metrics.jsonl``.
+    """
+    import torch
+
+    from seqtk.plugins.collapse import density_coverage, scaled_columns
+    from seqtk.plugins.music.embedding import piece_vector
+
+    real = torch.from_numpy(np.stack([piece_vector(p) for p in reference]))
+    fake = torch.from_numpy(np.stack([piece_vector(p) for p in pieces]))
+    density, coverage = density_coverage(*scaled_columns(real, fake))
+    return {"density": density, "coverage": coverage}
+
+
 def score_all(out: Path, runs: list[str], repeats: int, source: str) -> dict[str, Any]:
     """Every candidate against the held-out excerpts, ``repeats`` seeds each."""
     from seqtk.core.api import restore
@@ -160,7 +213,7 @@ def score_all(out: Path, runs: list[str], repeats: int, source: str) -> dict[str
     n = len(reference)
     scores: dict[str, Any] = {}
     for name in [*BASELINES, *runs]:
-        per_seed, means = [], []
+        per_seed, means, spread = [], [], []
         seconds = time.perf_counter()
         for seed in range(repeats):
             if name in BASELINES:
@@ -169,12 +222,15 @@ def score_all(out: Path, runs: list[str], repeats: int, source: str) -> dict[str
                 pieces = generated_pieces(str(out / name), n, seed)
             features = feature_table(pieces)
             per_seed.append(distances(reference_features, features))
+            spread.append(collapse(reference, pieces))
             means.append({f: float(values.mean()) for f, values in features.items()})
         keys = list(per_seed[0])
         scores[name] = {
+            "discriminator": {} if name in BASELINES else discriminator_view(str(out / name)),
             "distance": {k: round(float(np.mean([d[k] for d in per_seed])), 4) for k in keys},
             "distance_std": {k: round(float(np.std([d[k] for d in per_seed])), 4) for k in keys},
             "feature_means": {f: round(float(np.mean([m[f] for m in means])), 3) for f in reference_features},
+            "collapse": {k: round(float(np.mean([c[k] for c in spread])), 3) for k in ("density", "coverage")},
             "score_wall_s": round(time.perf_counter() - seconds, 1),
         }
     scores["held-out"] = {"feature_means": {f: round(float(values.mean()), 3) for f, values in reference_features.items()}}
@@ -199,15 +255,20 @@ def table(report: dict[str, Any]) -> str:
     short = {"pitch-range": "range", "used-pitch-classes": "classes", "pitch-class-entropy": "entropy",
              "scale-consistency": "scale", "polyphony": "poly", "repetitions": "repeat", "note-density": "density",
              "empty-beat-rate": "empty"}
-    lines = ["| candidate | music-distance | " + " | ".join(short[f] for f in FEATURES) + " | train CPU s |",
-             "|---" * (len(FEATURES) + 3) + "|"]
+    lines = ["| candidate | music-distance | " + " | ".join(short[f] for f in FEATURES) + " | kNN density | kNN coverage | D acc real / fake | D AUC | train CPU s |",
+             "|---" * (len(FEATURES) + 7) + "|"]
     for name, row in report["scores"].items():
         if "distance" not in row:
             continue
         cpu = report.get("training", {}).get(name, {}).get("train_cpu_s", "")
         mean, std = row["distance"]["mean"], row["distance_std"]["mean"]
         cells = " | ".join(f"{row['distance'][f]:.3f}" for f in FEATURES)
-        lines.append(f"| {name} | {mean:.3f} ± {std:.3f} | {cells} | {cpu} |")
+        d = row.get("discriminator") or {}
+        acc = f"{d['d_acc_real']:.2f} / {d['d_acc_fake']:.2f}" if d else ""
+        auc = f"{d['d_auc']:.2f}" if d else ""
+        spread = row.get("collapse") or {}
+        collapsed = f"{spread['density']:.2f} | {spread['coverage']:.2f}" if spread else " | "
+        lines.append(f"| {name} | {mean:.3f} ± {std:.3f} | {cells} | {collapsed} | {acc} | {auc} | {cpu} |")
     return "\n".join(lines)
 
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtk.core.interfaces import DomainSpec
 from seqtk.plugins.init import apply_init
+from seqtk.plugins.lstm_cells import lstm_step
 from seqtk.plugins.text.recurrent import RecurrentTokenGenerator, Rollouts, State, check_token_spec
 
 __all__ = ["TokenLSTMGenerator", "Rollouts"]
@@ -95,21 +94,7 @@ class TokenLSTMGenerator(RecurrentTokenGenerator):
 
     def _cell(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         """One step of every LSTM layer (``torch.lstm_cell``), dropout between layers."""
-        new_state: State = []
-        for layer in range(self.num_layers):
-            if layer > 0 and self.dropout_p > 0:
-                x = F.dropout(x, self.dropout_p, self.training)
-            h, c = torch.lstm_cell(
-                x,
-                (state[2 * layer], state[2 * layer + 1]),
-                getattr(self.rnn, f"weight_ih_l{layer}"),
-                getattr(self.rnn, f"weight_hh_l{layer}"),
-                getattr(self.rnn, f"bias_ih_l{layer}"),
-                getattr(self.rnn, f"bias_hh_l{layer}"),
-            )
-            new_state += [h, c]
-            x = h
-        return x, new_state
+        return lstm_step(self.rnn, x, state, self.dropout_p, self.training)
 
     def _teacher_forced(self, inputs: Tensor) -> Tensor:
         """One ``nn.LSTM`` call over the whole sequence (cuDNN on a GPU)."""
