@@ -48,6 +48,8 @@ class RunResult:
     best: dict[str, Any] | None = None
     #: What the metrics warned about the final evaluation (``Metric.warning``; mode collapse, say).
     warnings: list[str] = field(default_factory=list)
+    #: Set when a callback ended the run before its last step (early stopping): ``{by, reason, step}``.
+    stopped_early: dict[str, Any] | None = None
 
 
 def validate(
@@ -87,16 +89,17 @@ def run(
         dist.from_main(lambda: _check_run_dir(run_dir, resume=resume, overwrite=overwrite))
         # Build everything before touching the directory: a recipe that fails to build must
         # leave an earlier run (and the file system) exactly as it was.
-        trainer = Trainer(recipe, host.registry, run_dir, callbacks=[*host.callbacks(recipe), *callbacks], progress=progress, dist=dist)
+        trainer = Trainer(recipe, host.registry, run_dir, callbacks=host.callbacks(recipe, extra=callbacks), progress=progress, dist=dist)
         if dist.is_main:
             _prepare_run_dir(run_dir, recipe, resume=resume)
         started = time.perf_counter()
         try:
             metrics = trainer.fit(resume=resume)
             seconds = time.perf_counter() - started
-            result = RunResult(run_dir, metrics, trainer.state.initial_metrics, trainer.state.step, seconds, recipe, trainer.best.record)
+            result = RunResult(run_dir, metrics, trainer.state.initial_metrics, trainer.state.step, seconds, recipe, stopped_early=trainer.state.stopped)
             if dist.is_main:
                 result.warnings = _final_warnings(run_dir)
+                result.best = _best_record(run_dir, recipe)
         finally:
             # Under torchrun the trainer holds DistributedDataParallel wrappers: they must be
             # gone before their process group is destroyed, or a rank can abort at exit
@@ -148,7 +151,18 @@ def _write_summary(result: RunResult) -> None:
     }
     if result.best is not None:
         summary["best"] = result.best
+    if result.stopped_early is not None:
+        summary["stopped_early"] = result.stopped_early
     atomic_write_text(result.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+
+
+def _best_record(run_dir: Path, recipe: Recipe) -> dict[str, Any] | None:
+    """The best checkpoint's record (``checkpoints/best.json``, kept by the checkpoint callback), when ``output.keep_best`` asks for one."""
+    from seqtk.core import checkpoint as ckpt
+
+    if recipe.data.output.keep_best.metric is None:
+        return None
+    return ckpt.read_best_record(run_dir / "checkpoints")
 
 
 def _final_warnings(run_dir: Path) -> list[str]:
@@ -159,7 +173,10 @@ def _final_warnings(run_dir: Path) -> list[str]:
     """
     from seqtk.core.metrics_log import read_metrics
 
-    evaluations = [row for row in read_metrics(run_dir / "metrics.jsonl") if row.get("phase") == "eval"]
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():  # the metrics-log callback was disabled or replaced
+        return []
+    evaluations = [row for row in read_metrics(path) if row.get("phase") == "eval"]
     return list(evaluations[-1].get("warnings", [])) if evaluations else []
 
 

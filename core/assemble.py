@@ -12,10 +12,11 @@ from typing import Any, Mapping
 
 import torch
 
+from seqtk.core.capabilities import unkept_promises
 from seqtk.core.errors import Problem, RecipeError, SeqtkError
 from seqtk.core.interfaces import Discriminator, Domain, Estimator, Generator, Metric, Model, Objective
 from seqtk.core.recipe import SECTION_KINDS, Recipe
-from seqtk.core.registry import Registry
+from seqtk.core.registry import Entry, Registry
 
 _INTERFACES: dict[str, type] = {
     "domain": Domain,
@@ -66,7 +67,28 @@ def build_component(recipe: Recipe, registry: Registry, section: str, injected: 
             f"{entry.label} (plugin {entry.plugin!r}, {entry.target}) built a {type(built).__name__}, "
             f"which does not implement seqtk.core.interfaces.{expected.__name__}"
         )
+    check_capabilities(entry, built.generator if section == "model" else built, component.params)
     return built
+
+
+def check_capabilities(entry: Entry, built: Any, params: Mapping[str, Any]) -> None:
+    """Refuse a component whose class lacks a method that a word its entry ``provides`` promises.
+
+    The registry entry is the one place capabilities are written, and the recipe check
+    trusts it before anything is imported; this is where that trust is checked against
+    the code, once, at build time, so that a plugin's false claim names the plugin and
+    the missing method instead of failing inside a training step. A model's words are
+    its generator's.
+    """
+    unkept = unkept_promises(built, entry.provides_for(params))
+    if not unkept:
+        return
+    plugin = entry.origin.describe() if entry.origin is not None else f"plugin {entry.plugin!r}"
+    missing = "; ".join(f"{word!r} promises {shape}" for word, shape in unkept)
+    raise SeqtkError(
+        f"{entry.label} ({plugin}, {entry.target}) claims capabilities its class {type(built).__name__} does not implement: "
+        f"{missing} (seqtk.core.capabilities). Implement the method(s) or remove the word(s) from the entry's provides"
+    )
 
 
 def build_metrics(recipe: Recipe, registry: Registry, domain: Domain, generator: Generator | None = None) -> dict[str, Metric]:

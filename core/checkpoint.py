@@ -14,6 +14,7 @@ import random
 import re
 import warnings
 import zipfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -252,6 +253,99 @@ def find_checkpoint(run_dir: Path, which: str | int = "last") -> Path:
     if which not in steps:
         raise CheckpointError(f"{run_dir}: no checkpoint of step {which}; it holds steps {', '.join(str(s) for s in sorted(steps))}")
     return steps[int(which)]
+
+
+# --------------------------------------------------------------------------- components' own state
+
+#: What a component's ``state_dict`` may hold: what ``torch.load(weights_only=True)`` reads back.
+PLAIN_TYPES = "tensors, numbers (int, float, bool), strings and None, in lists, tuples and dicts with str or int keys"
+
+
+def plain_state(state: Any, owner: str) -> dict[str, Any]:
+    """``state`` (a component's ``state_dict()``) as it is, once it is known to be plain data.
+
+    A checkpoint is loaded with ``weights_only=True``, which refuses any other object; so
+    anything else is refused here, when it is written, naming ``owner`` (``"objective
+    'fisher' (pkg.module.Fisher)"``) and where in the state it sits, not when a resume
+    cannot read the file back.
+    """
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{owner}: state_dict() returned a {_type_name(state)}, not a dict; return {{}} when there is no state")
+    _check_plain(state, owner, "state_dict()")
+    return dict(state)
+
+
+def _check_plain(value: Any, owner: str, where: str) -> None:
+    # Exact types: a subclass (numpy.float64 is a float) would be pickled as its own class.
+    if value is None or type(value) in (torch.Tensor, torch.nn.Parameter, bool, int, float, str):
+        return
+    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
+        for index, item in enumerate(value):
+            _check_plain(item, owner, f"{where}[{index}]")
+        return
+    if type(value) in (dict, OrderedDict):
+        for key, item in value.items():
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise CheckpointError(
+                    f"{owner}: its state has a key {key!r} ({_type_name(key)}) at {where}; keys must be str or int so that "
+                    "checkpoints load with torch.load(weights_only=True)"
+                )
+            _check_plain(item, owner, f"{where}[{key!r}]")
+        return
+    _refuse(value, owner, where)
+
+
+def _refuse(value: Any, owner: str, where: str) -> None:
+    raise CheckpointError(
+        f"{owner}: its state holds a {_type_name(value)} at {where}; a checkpoint keeps only {PLAIN_TYPES}, so that it loads "
+        "with torch.load(weights_only=True) and runs no code: convert it in state_dict() (torch.as_tensor, float, list) "
+        "and back in load_state_dict()"
+    )
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def capture_component_states(components: Mapping[str, tuple[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``key -> state`` of each component in ``key -> (label, component)``, each checked by :func:`plain_state`.
+
+    Tensors are moved to the CPU: a component gets its state back as a resumed run reads it
+    from a checkpoint (``map_location="cpu"``), whichever rank or device wrote it.
+    """
+    return {key: _on_cpu(plain_state(component.state_dict(), label)) for key, (label, component) in components.items()}
+
+
+def _on_cpu(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(item) for item in value)
+    if isinstance(value, dict):
+        return type(value)((key, _on_cpu(item)) for key, item in value.items())
+    return value
+
+
+def restore_component_states(components: Mapping[str, tuple[str, Any]], saved: Any, source: str) -> None:
+    """Hand each component the state ``saved`` holds for its key.
+
+    A component with no entry (a checkpoint written before components kept state, a
+    metric added to ``eval.metrics`` on resume) keeps the state it was built with; an entry
+    whose component is gone (a metric dropped on resume) is ignored. ``source`` (a
+    checkpoint's path) names where a state that does not fit came from.
+    """
+    if saved is None:
+        return
+    if not isinstance(saved, Mapping):
+        raise CheckpointError(f"{source}: its components entry is a {_type_name(saved)}, not a mapping; the checkpoint is damaged")
+    for key, (label, component) in components.items():
+        if key not in saved:
+            continue
+        try:
+            component.load_state_dict(saved[key])
+        except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+            raise CheckpointError(f"{source}: the state it holds for {label} does not fit: {_first_sentence(exc)}") from None
 
 
 # --------------------------------------------------------------------------- random states

@@ -49,6 +49,11 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
     listing.set_defaults(handler=_cmd_list)
 
     plugins = verbs.add_parser("plugins", help="list plugins with their versions and hooks")
+    plugins.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if any plugin failed to load, any registered target fails to import, or two plugins register one name (for CI)",
+    )
     plugins.set_defaults(handler=_cmd_plugins)
 
     sample = verbs.add_parser("sample", help="generate sequences from a run's last (or best) checkpoint")
@@ -65,13 +70,14 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
         "score",
         help="score a file of samples against real data with a domain's metrics (prints JSON)",
         description="Score samples from any model with seqtk's metric code, e.g. "
-        "seqtk score text --real test.txt --samples gen.txt --metric bleu-4 --metric self-bleu-4, or "
+        "seqtk score text --real test.txt --samples gen.txt --metric bleu --metric self-bleu-4 (a family name such as bleu "
+        "means all its orders, bleu-2 .. bleu-5), or "
         "seqtk score timeseries --real data.csv --samples gen.csv --param time_column=date",
     )
     scoring.add_argument("domain", help="the domain that reads both files (seqtk list domains)")
     scoring.add_argument("--real", type=Path, required=True, help="real (held-out) data")
     scoring.add_argument("--samples", type=Path, required=True, help="the samples to score")
-    scoring.add_argument("--metric", action="append", default=[], metavar="NAME", help="a metric (repeatable; default: the domain's)")
+    scoring.add_argument("--metric", action="append", default=[], metavar="NAME", help="a metric, or a family of them such as bleu, self-bleu or distinct (repeatable; default: the domain's)")
     scoring.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a reading option of the domain (repeatable), e.g. tokenizer=char or window=24")
     scoring.add_argument("--out", type=Path, default=None, help="also write the JSON to this file")
     scoring.set_defaults(handler=_cmd_score)
@@ -222,6 +228,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     sections = ("domain", "model") if recipe.uses_model else ("domain", "generator", "discriminator", "objective", "estimator")
     parts = ", ".join(f"{s} {getattr(data, s).name}" for s in sections)
     print(f"{args.recipe}: valid ({parts})")
+    if not recipe.uses_model:  # the one setting the adversarial loop reads, and where it came from (seqtk.core.phases)
+        from seqtk.core.phases import declared_discriminator_steps
+
+        steps = declared_discriminator_steps(recipe, args.host.registry)
+        print(f"discriminator updates per adversarial step: {steps.count} ({steps.source})")
     return 0
 
 
@@ -258,13 +269,35 @@ def _capabilities(entry) -> str:  # type: ignore[no-untyped-def]
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    for info in args.host.infos:
+    """List plugins, importing every registered target so a broken one shows as failed (lazy loading hides it elsewhere)."""
+    host = args.host
+    problems = host.check_targets()
+    for info in host.infos:
         origin = f"{info.distribution} {info.version}" if info.distribution else info.module
         print(f"{info.name}: {origin} [{info.status}]")
         if info.hooks:
             print(f"  hooks: {', '.join(info.hooks)}")
-        if info.error:
-            print(f"  error: {info.error}")
+        label = "error" if info.status == "failed" else "note"
+        for line in (info.error or "").splitlines():
+            print(f"  {label}: {line}")
+    named = {info.name for info in host.infos}
+    for problem in problems:
+        if problem.plugin not in named:  # registered outside any plugin the host loaded
+            print(f"error: {problem.message}")
+    clashes = host.registry.clashes()
+    for clash in clashes:
+        print(f"clash: {clash.message}")
+    if not args.check:
+        return 0
+    failed = [info.name for info in host.failures]
+    if failed or problems or clashes:
+        what = [f"{len(failed)} plugin(s) failed ({', '.join(failed)})"] if failed else []
+        what += [f"{len(problems)} target(s) cannot be imported"] if problems else []
+        what += [f"{len(clashes)} name(s) registered by two plugins"] if clashes else []
+        print(f"seqtk plugins --check: {'; '.join(what)}", file=sys.stderr)
+        return 1
+    loaded = sum(info.status == "loaded" for info in host.infos)
+    print(f"check passed: {loaded} plugin(s) loaded, {len(host.registry.all_entries())} target(s) imported")
     return 0
 
 

@@ -58,8 +58,18 @@ class UnknownNameError(RegistryError, KeyError):
         return self.args[0]
 
 
-class PluginError(SeqtkError):
-    """A plugin that failed to import, or misuses a hook."""
+class ClashedNameError(UnknownNameError):
+    """A name that two or more plugins registered: seqtk refuses to pick one.
+
+    A subclass of ``UnknownNameError`` because both mean "this name resolves to no single
+    component", so every place that reports an unknown name as a recipe error (at its
+    key path and line) reports a clash the same way, at ``seqtk validate`` and at run.
+    """
+
+    def __init__(self, kind: str, name: str, message: str, valid: Iterable[str] = ()):
+        self.kind, self.name = kind, name
+        self.valid = sorted(valid)
+        RegistryError.__init__(self, message)
 
 
 class CheckpointError(SeqtkError):

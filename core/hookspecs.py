@@ -7,7 +7,8 @@ A plugin is a module (or object) with functions named after these specs, decorat
     my_plugin = "my_package.plugin"
 
 Implementations may accept fewer arguments than a spec lists; specs can then grow
-without breaking plugins. A misspelled hook name is an error at load time, not silence.
+without breaking plugins. A misspelled hook name is an error at load time, not silence:
+the plugin is reported as failed with the closest hook name ("did you mean").
 
 pluggy runs while a run is being assembled. The training loop itself calls plain
 callback objects (``seqtk_callbacks``), never hooks, so plugins add no per-step cost.
@@ -41,8 +42,10 @@ def seqtk_register(registry: Registry) -> None:
     (the hook is historic). Most plugins ship a YAML fragment next to their code and call
     ``registry.load_fragment(path, plugin=NAME)``; ``registry.add(...)`` adds one entry
     from Python. Keep this hook cheap and free of heavy imports: ``seqtk list`` runs it
-    and must not import torch. Registering a name that another plugin already registered
-    is an error that names both plugins.
+    and must not import torch. A name that another plugin also registers is a clash: both
+    plugins still load, but no recipe can use that name until one of them is blocked (the
+    refusal names both plugins and the exact ``SEQTK_BLOCK_PLUGINS`` value), so which
+    plugin wins never depends on plugin names or load order.
     """
 
 
@@ -65,11 +68,16 @@ def seqtk_validate_recipe(recipe: Recipe, registry: Registry) -> list[Any] | Non
 
 @hookspec
 def seqtk_callbacks(recipe: Recipe) -> list[Any] | None:
-    """Return callback objects that observe a run (loggers, trackers, early stopping).
+    """Return callback objects for a run (loggers, trackers, early stopping).
 
-    Called once per run. The trainer calls whichever of ``on_run_start``, ``on_step``,
-    ``on_eval``, ``on_checkpoint`` and ``on_run_end`` each object defines (see
-    ``seqtk.core.interfaces.Callback``). Return None to add nothing for this recipe.
+    Called once per run, and once more while validating a recipe that sets
+    ``callbacks.disable`` (to learn the names): build objects here, open files or
+    connections in their ``setup`` or ``on_run_start``. The trainer calls whichever of the
+    methods of ``seqtk.core.interfaces.Callback`` each object defines. seqtk's own progress
+    bar, metrics log, samples and checkpoints arrive through this hook too (from the
+    built-in plugin): a callback whose ``name`` matches one of them replaces it, and a
+    recipe's ``callbacks.disable`` leaves any named callback out (docs/plugins.md,
+    "Callbacks"). Return None to add nothing for this recipe.
     """
 
 

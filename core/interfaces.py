@@ -6,15 +6,20 @@ generator's gradient crosses its sampling step). The trainer only ever talks to 
 interfaces, so any plugin's part fits with any other's as long as what one ``requires``
 is what another ``provides``.
 
-Capability words used in ``provides``/``requires`` (registry.yaml repeats them so that
-compatibility is checked before anything is imported):
+Capability words are written once, in each component's registry entry (``provides``,
+``requires``, ``provides_by_param``), so that compatibility is checked before anything is
+imported; classes carry no copy. The methods a word promises are typed Protocols in
+:mod:`seqtk.core.capabilities`, checked against the class when a component is built:
 
 - ``continuous`` / ``discrete``: the kind of values a domain holds.
 - ``values``: a generator's samples carry ``Batch.values``.
 - ``reparam``: those values are differentiable with respect to the generator's
   parameters (reparameterised sampling).
 - ``log_probs``: samples carry per-step log-probabilities (policy-gradient estimators).
-- ``relaxed``: samples carry relaxed one-hots (Gumbel-softmax estimators).
+- ``relaxed``: ``sample_relaxed(n, inverse_temperature)`` returns relaxed one-hots
+  (Gumbel-softmax estimators).
+- ``rollouts``: ``rollouts(batch, n, chunk_size)`` completes every prefix (SeqGAN's
+  Monte-Carlo search).
 - ``probability``: an objective whose discriminator score is the logit of D(x) = P(real),
   so that ``exp(score)`` is D/(1-D) (MaliGAN's importance weight); critics' scores are not.
 """
@@ -68,7 +73,6 @@ class DomainSpec:
     pad_id: int = 0
     bos_id: int | None = None
     eos_id: int | None = None
-    variable_length: bool = False
     #: Token ids a generator must never emit (padding, the start token): their
     #: probability is zero, so every sample decodes and every length is honest.
     unsampled_ids: tuple[int, ...] = ()
@@ -93,6 +97,14 @@ class Batch:
     (use ``mask``). Generated batches may also carry ``log_probs`` (``[B, T]``, the
     log-probability of each sampled token) and ``relaxed`` (``[B, T, V]``, relaxed
     one-hots through which gradients flow).
+
+    ``extras`` carries any other per-row tensor a generator wants its discriminator to
+    see, under a key the two agree on (the ``grid-lstm`` pair sends its straight-through
+    one-hots as ``extras["grid_one_hots"]``). Every tensor's first dimension is the batch
+    (``[B, ...]``, steps second when there are steps): ``to``, ``detach``, ``index`` and
+    the trainer's pool of negatives keep them row for row, ``concat`` (for metrics) drops
+    them. The core never reads them; a component must work when the key is absent (real
+    batches carry none).
     """
 
     values: Tensor
@@ -218,8 +230,6 @@ class Domain(abc.ABC):
     that every metric that needs held-out data gets data the generator never trained on.
     """
 
-    #: Capabilities this domain offers to the other components, e.g. {"continuous"}.
-    provides: ClassVar[frozenset[str]] = frozenset()
     #: Metric names (registry entries) evaluated when the recipe names none.
     default_metrics: ClassVar[tuple[str, ...]] = ()
     #: Metric names ``seqtk score`` computes when none is named; empty means
@@ -245,7 +255,7 @@ class Domain(abc.ABC):
         """
 
     def state_dict(self) -> dict[str, Any]:
-        """Data-dependent state to keep with a run (for example a fitted scaler)."""
+        """Data-dependent state to keep with a run (for example a fitted scaler); plain data, as for :meth:`Objective.state_dict`."""
         return {}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -273,11 +283,9 @@ class Generator(nn.Module, abc.ABC):
     parameters (which the registry checks against the signature before building).
     """
 
-    provides: ClassVar[frozenset[str]] = frozenset()
-
     @abc.abstractmethod
     def sample(self, n: int) -> Batch:
-        """Draw ``n`` sequences on the module's device, with what the class ``provides``.
+        """Draw ``n`` sequences on the module's device, with what the registry entry ``provides``.
 
         Sampling uses torch's global random state, so a seeded run is reproducible.
         """
@@ -296,7 +304,9 @@ class Generator(nn.Module, abc.ABC):
         Asked before training starts, so that a recipe asking for pretraining that cannot
         happen fails at once with a recipe error instead of deep inside the loop.
         """
-        if type(self).pretrain_loss is Generator.pretrain_loss:
+        from seqtk.core.capabilities import pretrains  # the one test of that promise; imported here, capabilities imports this module
+
+        if not pretrains(self):
             return f"{type(self).__name__} has no pretraining loss"
         return None
 
@@ -409,6 +419,25 @@ class Objective(abc.ABC):
     def after_discriminator_step(self, discriminator: Discriminator) -> None:
         """Called after each discriminator optimiser step (weight clipping)."""
 
+    def state_dict(self) -> dict[str, Any]:
+        """State the loss keeps between steps (a Lagrange multiplier), for checkpoints; ``{}`` when it keeps none.
+
+        Plain data only (tensors, numbers, strings, lists, dicts): checkpoints load with
+        ``torch.load(weights_only=True)``, and anything else is refused when the checkpoint
+        is written. Under torchrun rank 0's state is handed to every rank after each step
+        (docs/plugins.md, "Components with state").
+        """
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` returned (on ``--resume``, and on ranks other than 0 after each step)."""
+
+    #: True when the state is, by construction, the same on every rank (computed from
+    #: the synchronised weights or from all-reduced numbers only): the trainer then skips
+    #: the per-step broadcast of rank 0's state under torchrun, which for a large state
+    #: (a copy of the generator) would cost a transfer per step for nothing.
+    replicated_state: ClassVar[bool] = False
+
 
 @dataclass
 class GeneratorStep:
@@ -421,11 +450,11 @@ class GeneratorStep:
 class Estimator(abc.ABC):
     """How the generator's gradient crosses its sampling step.
 
-    ``requires`` names the generator capabilities it needs (``reparam``, ``log_probs``,
-    ``relaxed``); the recipe loader checks them before anything is built.
+    The registry entry's ``requires`` names the generator capabilities it needs
+    (``reparam``, ``log_probs``, ``relaxed``, ``rollouts``); the recipe loader checks them
+    before anything is built, and the estimator reaches the methods they promise through
+    the Protocols of :mod:`seqtk.core.capabilities`.
     """
-
-    requires: ClassVar[frozenset[str]] = frozenset()
 
     def setup(self, generator: Generator, discriminator: Discriminator, objective: Objective) -> None:
         """Called once after the networks exist (for example to copy the generator)."""
@@ -463,11 +492,18 @@ class Estimator(abc.ABC):
         return generator.sample(n)
 
     def state_dict(self) -> dict[str, Any]:
-        """Estimator state that a checkpoint must keep for an exact resume."""
+        """Estimator state that a checkpoint must keep for an exact resume (a baseline's running mean); ``{}`` if none.
+
+        Plain data only, handed from rank 0 to every rank after each step under torchrun,
+        as for :meth:`Objective.state_dict`.
+        """
         return {}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore what ``state_dict`` returned."""
+        """Restore what ``state_dict`` returned (on ``--resume``, and on ranks other than 0 after each step)."""
+
+    #: As :attr:`Objective.replicated_state`.
+    replicated_state: ClassVar[bool] = False
 
 
 # --------------------------------------------------------------------------- metrics
@@ -483,12 +519,22 @@ class Metric(abc.ABC):
     generator is in eval mode.
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset()
     #: Whether a larger value means better samples (drives the "improved" arrows in logs).
     higher_is_better: ClassVar[bool] = False
     #: True if ``real`` must be the whole test split rather than as many rows as there are
     #: samples (BLEU's references are the whole test set).
     uses_whole_test_set: ClassVar[bool] = False
+
+    @classmethod
+    def applies_to(cls, domain: type, provides: frozenset[str]) -> bool:
+        """Whether this metric can score data of the domain class ``domain`` (which provides ``provides``).
+
+        ``requires`` in the registry says what a metric needs when it needs all of it; this
+        is for a need that is one of several (density and coverage: continuous values, or a
+        domain with its own ``knn_embedding``). ``seqtk score`` lists only the metrics that
+        apply to the domain it scores. The default: every domain that meets ``requires``.
+        """
+        return True
 
     @abc.abstractmethod
     def __call__(self, real: Batch, fake: Batch) -> float:
@@ -506,6 +552,17 @@ class Metric(abc.ABC):
         The default never warns.
         """
         return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """State the metric keeps between evaluations, for checkpoints; ``{}`` when it keeps none.
+
+        Plain data only, as for :meth:`Objective.state_dict`. Rank 0 alone evaluates, so
+        rank 0's state is the one kept.
+        """
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` returned (on ``--resume``; a metric added on resume keeps its initial state)."""
 
 
 class MetricWarning(UserWarning):
@@ -574,9 +631,6 @@ class Model(nn.Module, abc.ABC):
     ``training_state``/``load_training_state``.
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset()
-    provides: ClassVar[frozenset[str]] = frozenset()
-
     @property
     @abc.abstractmethod
     def generator(self) -> "Generator":
@@ -609,18 +663,34 @@ class Model(nn.Module, abc.ABC):
 
 
 class Callback(Protocol):
-    """An observer of a run. Plugins return these from ``seqtk_callbacks``.
+    """What runs around the training steps. Plugins return these from ``seqtk_callbacks``; so does the built-in plugin (progress, metrics log, samples, checkpoints).
 
-    Every method is optional: the trainer calls only those an object defines. They are
-    plain method calls on the hot path, not pluggy hooks.
+    Every method and attribute is optional: the trainer calls only those an object defines,
+    in the order of ``seqtk.core.callbacks.METHODS``. They are plain method calls on the hot
+    path, not pluggy hooks. ``name`` lets a recipe disable the callback and a plugin replace
+    a built-in one; ``all_ranks`` runs it on every torchrun rank, not rank 0 alone.
+    ``seqtk.core.callbacks`` documents ``Run`` and the order (docs/plugins.md, "Callbacks").
     """
 
+    name: str
+    all_ranks: bool
+
+    def setup(self, run: Any) -> None: ...
+
     def on_run_start(self, run_dir: Path, recipe: Any) -> None: ...
+
+    def on_resume(self, checkpoint: Mapping[str, Any]) -> None: ...
 
     def on_step(self, step: int, logs: Mapping[str, float]) -> None: ...
 
     def on_eval(self, step: int, metrics: Mapping[str, float]) -> None: ...
 
+    def on_step_end(self, step: int) -> None: ...
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None: ...
+
     def on_checkpoint(self, step: int, path: Path) -> None: ...
 
     def on_run_end(self, run_dir: Path, metrics: Mapping[str, float]) -> None: ...
+
+    def teardown(self) -> None: ...

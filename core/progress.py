@@ -1,4 +1,7 @@
-"""The progress bar: step, losses, rate and ETA on stderr (tqdm does the drawing)."""
+"""The progress bar: step, losses, rate and ETA on stderr (tqdm does the drawing).
+
+The built-in ``progress`` callback (``seqtk.core.callbacks.ProgressBar``) drives it.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +29,11 @@ class Progress:
             self._bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
         self._bar.update(step - self._bar.n)  # redraws at most every tqdm.mininterval
 
+    def close(self) -> None:
+        self._bar.close()
+
     def __enter__(self) -> "Progress":
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self._bar.close()
+        self.close()

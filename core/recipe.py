@@ -20,6 +20,7 @@ from seqtk.core import schema
 from seqtk.core.errors import Problem, RecipeError, RegistryError, UnknownNameError
 from seqtk.core.plugins import PluginHost
 from seqtk.core.registry import PRESET_PARTS, Registry
+from seqtk.core.textfiles import NotUtf8Error, decode_utf8
 
 #: Recipe section -> registry kind.
 SECTION_KINDS: dict[str, str] = {
@@ -162,9 +163,9 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     except OSError as exc:
         raise RecipeError(label, [Problem("", f"cannot read: {exc.strerror or exc}")]) from None
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RecipeError(label, [Problem("", _not_utf8_message(data, exc))]) from None
+        text = decode_utf8(data, drop_bom=False)
+    except NotUtf8Error as exc:
+        raise RecipeError(label, [Problem("", _not_utf8_message(exc))]) from None
     deep = _DEEP_FLOW.search(text)
     if deep:  # PyYAML's scanner slows quadratically on such runs before it fails: refuse them first
         line = text.count("\n", 0, deep.start()) + 1
@@ -189,12 +190,9 @@ def _kind(value: Any) -> str:
     return {list: "a list", str: "a string", int: "an integer", float: "a number", bool: "a boolean"}.get(type(value), type(value).__name__)
 
 
-def _not_utf8_message(data: bytes, exc: UnicodeDecodeError) -> str:
-    line = data.count(b"\n", 0, exc.start) + 1
-    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
-    hint = "it looks like UTF-16: re-save it as UTF-8" if utf16 else "re-save it as UTF-8 (is this a recipe?)"
-    return f"not UTF-8 text: byte {data[exc.start:exc.start + 1]!r} at line {line}, column {column}; {hint}"
+def _not_utf8_message(exc: NotUtf8Error) -> str:
+    hint = "it looks like UTF-16: re-save it as UTF-8" if exc.looks_like == "UTF-16" else "re-save it as UTF-8 (is this a recipe?)"
+    return f"not UTF-8 text: byte {exc.byte!r} at line {exc.line}, column {exc.column}; {hint}"
 
 
 class _StructureError(Exception):
@@ -506,6 +504,11 @@ def _validate(document: dict[str, Any], label: str, host: PluginHost, problems: 
         problems.extend(_resolve_paths(recipe, host.registry, origins))
     if not problems:
         problems.extend(host.validate_recipe(recipe))
+    if not problems and recipe.data.callbacks.disable:  # the plugins' callbacks for this recipe decide which names exist
+        try:
+            host.callbacks(recipe)
+        except RecipeError as exc:
+            problems.extend(exc.problems)
     return recipe
 
 
@@ -595,6 +598,7 @@ def _check_components(recipe: Recipe, registry: Registry, problems: list[Problem
             except UnknownNameError as exc:
                 problems.append(Problem(f"eval.metrics.{index}", str(exc)))
         _check_keep_best(recipe.data.output.keep_best, metric_names, problems)
+        _check_evaluated("callbacks.early_stopping.metric", recipe.data.callbacks.early_stopping.metric, metric_names, problems)
     provided = {section: entry.provides_for(recipe.component(section).params) for section, entry in entries.items()}
     for path, entry in [*((f"{s}.name", e) for s, e in entries.items()), *metric_entries]:
         others = set().union(*(p for s, p in provided.items() if f"{s}.name" != path))
@@ -632,13 +636,16 @@ def _check_params(entry: Any, params: Mapping[str, Any], path: str, problems: li
 
 def _check_keep_best(keep: schema.KeepBest, metric_names: list[str], problems: list[Problem]) -> None:
     """The best checkpoint is chosen by a metric the run evaluates (``eval.metrics`` or the domain's defaults)."""
-    if keep.metric is None or keep.metric in metric_names:
+    _check_evaluated("output.keep_best.metric", keep.metric, metric_names, problems)
+
+
+def _check_evaluated(path: str, metric: str | None, metric_names: list[str], problems: list[Problem]) -> None:
+    """``metric`` (at ``path``) is one the run evaluates, or None."""
+    if metric is None or metric in metric_names:
         return
-    close = difflib.get_close_matches(keep.metric, metric_names, n=1)
+    close = difflib.get_close_matches(metric, metric_names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    problems.append(
-        Problem("output.keep_best.metric", f"{keep.metric!r} is not one of this recipe's evaluation metrics{hint}; valid: {', '.join(metric_names) or 'none'}")
-    )
+    problems.append(Problem(path, f"{metric!r} is not one of this recipe's evaluation metrics{hint}; valid: {', '.join(metric_names) or 'none'}"))
 
 
 def _domain_default_metrics(entry: Any, problems: list[Problem]) -> tuple[str, ...]:

@@ -8,18 +8,20 @@ their code lives.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import inspect
 import typing
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import yaml
 
 from seqtk.core import typecheck
-from seqtk.core.errors import RegistryError, UnknownNameError
+from seqtk.core.errors import ClashedNameError, RegistryError, UnknownNameError
 
 KINDS: tuple[str, ...] = ("domains", "generators", "discriminators", "objectives", "estimators", "models", "metrics")
 #: The four parts of a GAN that a preset combines (the domain and metrics stay the user's).
@@ -30,6 +32,28 @@ _ENTRY_KEYS = {"target", "summary", "defaults", "requires", "provides", "provide
 _PRESET_KEYS = {"summary", *PRESET_PARTS}
 #: Arguments the trainer passes itself; they never appear in a recipe's params.
 INJECTED_ARGUMENTS = frozenset({"spec", "domain", "generator"})
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The loaded plugin that registered an entry, as the plugin host knows it.
+
+    ``name`` is the plugin's own name (its entry point's name, or the module named in
+    ``SEQTK_PLUGINS``): exactly what ``SEQTK_BLOCK_PLUGINS`` and ``--no-plugin`` take. The
+    ``plugin=`` label a fragment is loaded with is chosen by the plugin itself and may
+    differ, so messages that tell a user what to block quote this name instead.
+    """
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    #: seqtk's own plugin: blocking it would remove every built-in, so no message offers that.
+    own: bool = False
+
+    def describe(self) -> str:
+        if self.distribution is None:
+            return f"plugin {self.name!r}"
+        return f"plugin {self.name!r} (package {' '.join(filter(None, (self.distribution, self.version)))})"
 
 
 @dataclass(frozen=True)
@@ -55,10 +79,17 @@ class Entry:
     #: given with ``--set`` or in a mapping, against the working directory), so the
     #: component itself only ever sees absolute paths and never guesses a base.
     path_params: frozenset[str] = frozenset()
+    #: Which loaded plugin registered it (None for a registry filled outside a plugin host).
+    origin: Origin | None = None
 
     @property
     def label(self) -> str:
         return f"{self.kind[:-1]} {self.name!r}"
+
+    @property
+    def owner(self) -> str:
+        """The name that blocks this entry's plugin (the ``plugin=`` label when no host loaded it)."""
+        return self.origin.name if self.origin is not None else self.plugin
 
     def load(self) -> Callable[..., Any]:
         """Import the target; a missing optional dependency says how to install it."""
@@ -68,7 +99,7 @@ class Entry:
         except ImportError as exc:
             hint = f"; install it with: {self.extra}" if self.extra else ""
             raise RegistryError(
-                f"{self.label} (plugin {self.plugin!r}) cannot be imported from {self.target!r}: {exc}{hint}"
+                f"{self.label} (plugin {self.owner!r}) cannot be imported from {self.target!r}: {exc}{hint}"
             ) from exc
         try:
             obj = module
@@ -76,7 +107,7 @@ class Entry:
                 obj = getattr(obj, part)
         except AttributeError as exc:
             raise RegistryError(
-                f"{self.label} (plugin {self.plugin!r}): {module_name!r} has no attribute {attr!r}"
+                f"{self.label} (plugin {self.owner!r}): {module_name!r} has no attribute {attr!r}"
             ) from exc
         return obj
 
@@ -100,7 +131,7 @@ class Entry:
         unknown_paths = sorted(self.path_params - set(accepted))
         if unknown_paths and not takes_any_keyword:  # the plugin's fragment is wrong, not the recipe
             raise RegistryError(
-                f"{self.label} (plugin {self.plugin!r}) declares path_params {', '.join(map(repr, unknown_paths))}, "
+                f"{self.label} (plugin {self.owner!r}) declares path_params {', '.join(map(repr, unknown_paths))}, "
                 f"which {self.target} does not take; valid: {', '.join(accepted) or 'none'}"
             )
         problems: list[tuple[str, str]] = []
@@ -164,6 +195,15 @@ class Preset:
     plugin: str
     summary: str
     parts: Mapping[str, Mapping[str, Any]]  # part -> {"name": ..., "params": {...}}
+    origin: Origin | None = None
+
+    @property
+    def label(self) -> str:
+        return f"preset {self.name!r}"
+
+    @property
+    def owner(self) -> str:
+        return self.origin.name if self.origin is not None else self.plugin
 
 
 def _settable(signature: inspect.Signature) -> dict[str, inspect.Parameter]:
@@ -185,7 +225,7 @@ def _type_hints(target: Callable[..., Any]) -> dict[str, Any]:
 def _resolve_type_hints(target: Callable[..., Any]) -> dict[str, Any]:
     function = target.__init__ if inspect.isclass(target) else target
     try:
-        return typing.get_type_hints(function)
+        return typing.get_type_hints(function, include_extras=True)  # keep declarations (seqtk.core.params)
     except Exception:  # unresolvable annotations: fall back to no type checking
         return {}
 
@@ -193,15 +233,75 @@ def _resolve_type_hints(target: Callable[..., Any]) -> dict[str, Any]:
 _cached_type_hints = functools.lru_cache(maxsize=512)(_resolve_type_hints)
 
 
+@dataclass(frozen=True)
+class Clash:
+    """A name that two or more plugins registered; ``claimants`` in a fixed order (by plugin)."""
+
+    kind: str  # a kind of KINDS, or "presets"
+    name: str
+    claimants: tuple[Entry | Preset, ...]
+
+    @property
+    def owners(self) -> list[str]:
+        return [c.owner for c in self.claimants]
+
+    @property
+    def message(self) -> str:
+        return clash_message(self)
+
+
+def clash_message(clash: Clash) -> str:
+    """Name every plugin (and package) that claims the name, and how to keep one of them.
+
+    The plugin names quoted are exactly what ``SEQTK_BLOCK_PLUGINS`` and ``--no-plugin`` take.
+    """
+    label = clash.claimants[0].label
+    who = " and ".join(c.origin.describe() if c.origin is not None else f"plugin {c.owner!r}" for c in clash.claimants)
+    own = [c.owner for c in clash.claimants if c.origin is not None and c.origin.own]
+    choices = []
+    for keep in clash.claimants:
+        others = [c.owner for c in clash.claimants if c is not keep]
+        if any(name in own for name in others):
+            continue  # blocking seqtk's own plugin would remove every built-in: not a way to choose
+        flags = " ".join(f"--no-plugin {name}" for name in others)
+        blocked = ", ".join(repr(name) for name in others)
+        choices.append(f"to use the one from {keep.owner!r}, block {blocked} with SEQTK_BLOCK_PLUGINS={','.join(others)} or seqtk {flags}")
+    if own:
+        choices.append(f"the others can be used only under another name, as blocking seqtk's own plugin {own[0]!r} removes every built-in")
+    return f"{label} is registered by {who}; seqtk will not choose between them: {'; '.join(choices)}"
+
+
+def _order(item: Entry | Preset) -> tuple[str, str]:
+    """Claimants are listed by plugin name, so no message depends on which loaded first."""
+    return (item.owner, item.plugin)
+
+
 class Registry:
-    """Components by kind and name, plus presets. One instance per plugin host: no globals."""
+    """Components by kind and name, plus presets. One instance per plugin host: no globals.
+
+    A name registered by two plugins resolves to neither: both stay recorded as a clash,
+    ``get`` refuses the name naming both plugins, and every other name of both plugins
+    stays usable. So the outcome never depends on plugin names or load order.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self._presets: dict[str, Preset] = {}
-        self._sources: dict[tuple[str, str], str] = {}
+        # Clashed names live here instead of in _entries / _presets (never in both).
+        self._clashed: dict[str, dict[str, list[Entry]]] = {kind: {} for kind in KINDS}
+        self._clashed_presets: dict[str, list[Preset]] = {}
+        self._origin: Origin | None = None
 
     # ----------------------------------------------------------- filling
+
+    @contextlib.contextmanager
+    def registering(self, origin: Origin) -> Iterator[None]:
+        """Stamp every entry and preset added inside the block with ``origin`` (the plugin host does this)."""
+        previous, self._origin = self._origin, origin
+        try:
+            yield
+        finally:
+            self._origin = previous
 
     def add(
         self,
@@ -218,7 +318,7 @@ class Registry:
         provides_by_param: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
         path_params: Iterable[str] = (),
     ) -> Entry:
-        """Register one component. Refuses a name that is already taken, naming both plugins."""
+        """Register one component. A name another plugin took becomes a clash (see the class)."""
         entry = _make_entry(
             kind,
             name,
@@ -233,15 +333,18 @@ class Registry:
             provides_by_param=provides_by_param,
             path_params=path_params,
         )
-        self._check_free([entry], [])
-        self._entries[kind][name] = entry
+        entry = dataclasses.replace(entry, origin=self._origin)
+        self._check_not_own_duplicate([entry], [])
+        self._claim(self._entries[kind], self._clashed[kind], entry)
         return entry
 
     def load_fragment(self, source: str | Path, *, plugin: str) -> None:
         """Register every entry of a YAML fragment, all or nothing.
 
         ``source`` is a path to a YAML file; a fragment is validated whole before any of
-        its entries is added, so a broken fragment leaves the registry as it was.
+        its entries is added, so a broken fragment leaves the registry as it was. A name
+        another plugin also registered is recorded as a clash; the fragment's other names
+        are registered as usual.
         """
         path = Path(source)
         try:
@@ -251,58 +354,95 @@ class Registry:
         except yaml.YAMLError as exc:
             raise RegistryError(f"{path}: invalid YAML in registry fragment of plugin {plugin!r}: {exc}") from exc
         entries, presets = parse_fragment(document, plugin=plugin, where=str(path))
-        self._check_free(entries, presets)
+        entries = [dataclasses.replace(e, origin=self._origin) for e in entries]
+        presets = [dataclasses.replace(p, origin=self._origin) for p in presets]
+        self._check_not_own_duplicate(entries, presets)
         for entry in entries:
-            self._entries[entry.kind][entry.name] = entry
+            self._claim(self._entries[entry.kind], self._clashed[entry.kind], entry)
         for preset in presets:
-            self._presets[preset.name] = preset
+            self._claim(self._presets, self._clashed_presets, preset)
 
     def remove_plugin(self, plugin: str) -> None:
-        """Forget everything ``plugin`` registered (used when its registration fails midway)."""
-        for entries in self._entries.values():
-            for name in [n for n, e in entries.items() if e.plugin == plugin]:
-                del entries[name]
-        for name in [n for n, p in self._presets.items() if p.plugin == plugin]:
-            del self._presets[name]
+        """Forget everything ``plugin`` registered (used when its registration fails midway).
 
-    def _check_free(self, entries: list[Entry], presets: list[Preset]) -> None:
-        for entry in entries:
-            taken = self._entries[entry.kind].get(entry.name)
-            if taken is not None:
-                raise RegistryError(
-                    f"{entry.label} is registered twice: by plugin {taken.plugin!r} and by plugin "
-                    f"{entry.plugin!r}; uninstall or block one of them (SEQTK_BLOCK_PLUGINS)"
-                )
-        for preset in presets:
-            taken_preset = self._presets.get(preset.name)
-            if taken_preset is not None:
-                raise RegistryError(
-                    f"preset {preset.name!r} is registered twice: by plugin {taken_preset.plugin!r} and by "
-                    f"plugin {preset.plugin!r}; uninstall or block one of them (SEQTK_BLOCK_PLUGINS)"
-                )
+        ``plugin`` is the name blocking takes (the ``plugin=`` label for entries added
+        outside a plugin host). A clash it took part in resolves to the remaining plugin
+        when only one is left.
+        """
+        for table, clashed in [*((self._entries[k], self._clashed[k]) for k in KINDS), (self._presets, self._clashed_presets)]:
+            for name in [n for n, item in table.items() if item.owner == plugin]:
+                del table[name]
+            for name, claimants in list(clashed.items()):
+                left = [c for c in claimants if c.owner != plugin]
+                if len(left) > 1:
+                    clashed[name] = left
+                else:
+                    del clashed[name]
+                    if left:
+                        table[name] = left[0]
+
+    @staticmethod
+    def _claim(table: dict[str, Any], clashed: dict[str, list[Any]], item: Entry | Preset) -> None:
+        if item.name in clashed:
+            clashed[item.name] = sorted([*clashed[item.name], item], key=_order)
+        elif item.name in table:
+            clashed[item.name] = sorted([table.pop(item.name), item], key=_order)
+        else:
+            table[item.name] = item
+
+    def _check_not_own_duplicate(self, entries: list[Entry], presets: list[Preset]) -> None:
+        """A plugin registering one name twice is a bug in that plugin, not a clash between two."""
+        for item in [*entries, *presets]:
+            if isinstance(item, Entry):
+                taken = [self._entries[item.kind].get(item.name), *self._clashed[item.kind].get(item.name, [])]
+            else:
+                taken = [self._presets.get(item.name), *self._clashed_presets.get(item.name, [])]
+            if any(t is not None and t.owner == item.owner for t in taken):
+                raise RegistryError(f"{item.label} is registered twice by plugin {item.owner!r}; register each name once")
 
     # ----------------------------------------------------------- reading
 
     def get(self, kind: str, name: str) -> Entry:
-        """The entry ``name`` of ``kind``; an unknown name raises with the closest valid ones."""
+        """The entry ``name`` of ``kind``; an unknown name raises with the closest valid ones,
+        a clashed name raises naming every plugin that registered it."""
         if kind not in self._entries:
             raise UnknownNameError("kinds", kind, KINDS)
         try:
             return self._entries[kind][name]
         except (KeyError, TypeError):
-            raise UnknownNameError(kind, name, self._entries[kind]) from None
+            pass
+        if isinstance(name, str) and name in self._clashed[kind]:
+            clash = Clash(kind, name, tuple(self._clashed[kind][name]))
+            raise ClashedNameError(kind, name, clash.message, self._entries[kind]) from None
+        raise UnknownNameError(kind, name, self._entries[kind]) from None
 
     def names(self, kind: str) -> list[str]:
+        """The names a recipe can use (a clashed name cannot: see ``clashes``)."""
         return sorted(self._entries[kind])
 
     def entries(self, kind: str) -> list[Entry]:
         return [self._entries[kind][n] for n in self.names(kind)]
 
+    def all_entries(self) -> list[Entry]:
+        """Every entry of every kind, each claimant of a clashed name included (``seqtk plugins --check``)."""
+        found = [e for kind in KINDS for e in self.entries(kind)]
+        found += [e for kind in KINDS for name in sorted(self._clashed[kind]) for e in self._clashed[kind][name]]
+        return found
+
+    def clashes(self) -> list[Clash]:
+        """Every name two or more plugins registered, presets last."""
+        found = [Clash(kind, name, tuple(self._clashed[kind][name])) for kind in KINDS for name in sorted(self._clashed[kind])]
+        return found + [Clash("presets", name, tuple(self._clashed_presets[name])) for name in sorted(self._clashed_presets)]
+
     def preset(self, name: str) -> Preset:
         try:
             return self._presets[name]
         except (KeyError, TypeError):
-            raise UnknownNameError("presets", name, self._presets) from None
+            pass
+        if isinstance(name, str) and name in self._clashed_presets:
+            clash = Clash("presets", name, tuple(self._clashed_presets[name]))
+            raise ClashedNameError("presets", name, clash.message, self._presets) from None
+        raise UnknownNameError("presets", name, self._presets) from None
 
     def presets(self) -> list[Preset]:
         return [self._presets[n] for n in sorted(self._presets)]

@@ -160,7 +160,7 @@ class InstanceNoise:
 @dataclass
 class Adversarial:
     steps: int = _f(500, doc="Adversarial iterations; each makes `discriminator_steps` D updates then `generator_steps` G updates.", minimum=0)
-    discriminator_steps: int | None = _f(None, doc="D updates per iteration; null takes the objective's own (e.g. 5 for WGAN-GP).", minimum=1)
+    discriminator_steps: int | None = _f(None, doc="D updates per iteration; null takes the objective's own `critic_steps` (e.g. 5 for WGAN-GP). Decided once, before training (seqtk.core.phases); `seqtk validate` prints the number and where it came from.", minimum=1)
     generator_steps: int = _f(1, doc="G updates per iteration.", minimum=1)
     supervised_weight: float = _f(
         0.0,
@@ -266,6 +266,30 @@ class Output:
 
 
 @dataclass
+class EarlyStopping:
+    """The built-in ``early-stopping`` callback: end a run whose metric stopped improving (docs/plugins.md, "Callbacks")."""
+
+    metric: str | None = _f(
+        None,
+        doc="An evaluation metric of this recipe (one of `eval.metrics`, or the domain's defaults); the run stops after an evaluation that ends `patience` evaluations in a row without improving on it (checkpointed; `summary.json` says why under `stopped_early`); null turns early stopping off.",
+    )
+    patience: int = _f(5, doc="Evaluations in a row without improvement that stop the run.", minimum=1)
+    min_delta: float = _f(0.0, doc="How much an evaluation must beat the best so far by to count as an improvement.", minimum=0.0)
+    mode: Literal["min", "max"] | None = _f(None, doc="`min` when lower is better, `max` when higher is; null takes the metric's own direction.")
+
+
+@dataclass
+class Callbacks:
+    """What runs around the training steps: seqtk's own callbacks (`progress`, `metrics-log`, `samples`, `checkpoint`, `early-stopping`) and plugins' (`seqtk_callbacks`)."""
+
+    disable: list[str] = _f(
+        doc="Names of callbacks to leave out of the run, e.g. `[progress]`: seqtk's own are `progress`, `metrics-log`, `samples`, `checkpoint` and `early-stopping`, plus any a plugin offers (docs/plugins.md, Callbacks); may change on `--resume`.",
+        factory=list,
+    )
+    early_stopping: EarlyStopping = _f(doc="Stop when a metric stops improving.", factory=EarlyStopping)
+
+
+@dataclass
 class RecipeData:
     """A whole recipe. ``preset`` fills generator/discriminator/objective/estimator."""
 
@@ -285,9 +309,7 @@ class RecipeData:
     train: Train = _f(doc="Training schedule, optimizers and device.", factory=Train)
     eval: Eval = _f(doc="Metrics and how often to compute them.", factory=Eval)
     output: Output = _f(doc="Where the run directory goes and what it keeps.", factory=Output)
-
-
-COMPONENT_SECTIONS: tuple[str, ...] = ("domain", "generator", "discriminator", "objective", "estimator", "model")
+    callbacks: Callbacks = _f(doc="Callbacks around the training loop: which to leave out, early stopping.", factory=Callbacks)
 
 
 def convert(cls: type, data: Any, path: str, problems: list[Problem]) -> Any:

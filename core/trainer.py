@@ -1,18 +1,22 @@
-"""One training loop for every domain: pretraining, the adversarial phase, eval, checkpoints.
+"""One training loop for every domain: the steps of each phase, evaluation, and the state a checkpoint holds.
 
-The loop is a sequence of numbered steps. Steps ``[0, P_G)`` pretrain the generator by
-maximum likelihood, ``[P_G, P_G + P_D)`` pretrain the discriminator, and the rest are
-adversarial iterations (``discriminator_steps`` D updates, then ``generator_steps`` G
-updates). With ``discriminator_pools`` (SeqGAN's schedule) a discriminator pretraining
-step is one whole pool (fresh negatives beside as many real rows, ``epochs`` passes), and
-an adversarial iteration trains ``pools`` such pools before its G updates: still one step,
-so the invariant below holds unchanged and a kill loses at most one pool.
+The loop is a sequence of numbered steps cut into phases (``seqtk.core.phases``). Steps
+``[0, P_G)`` pretrain the generator by maximum likelihood, ``[P_G, P_G + P_D)`` pretrain the
+discriminator, and the rest are adversarial iterations (``discriminator_steps`` D updates,
+then ``generator_steps`` G updates). With ``discriminator_pools`` (SeqGAN's schedule) a
+discriminator pretraining step is one whole pool (fresh negatives beside as many real rows,
+``epochs`` passes), and an adversarial iteration trains ``pools`` such pools before its G
+updates: still one step, so the invariant below holds unchanged and a kill loses at most
+one pool.
 
-After a step the loop may log, evaluate and checkpoint, in that order, so a
-checkpoint taken at step ``s`` holds everything the uninterrupted run had at ``s``:
-network and optimiser states, every RNG, the data order, the log's length and the loss
-accumulators. Resuming from it therefore replays the rest bit for bit (on the same
-device). Evaluation runs under its own fixed seed (``torch.random.fork_rng``), so it
+What happens around the steps is done by callbacks (``seqtk.core.callbacks``), seqtk's own
+included, all offered through the ``seqtk_callbacks`` hook: after a step they see its
+losses (``on_step``: progress bar, metrics log), then any evaluation (``on_eval``: the log,
+samples, early stopping, keep_best), then ``on_step_end``, where the ``checkpoint`` callback
+decides to save and asks the trainer for the state (``checkpoint_state``). So a checkpoint
+taken at step ``s`` holds everything the uninterrupted run had at ``s``: network and
+optimiser states, every RNG, the data order, the log's length and the loss accumulators.
+Resuming from it therefore replays the rest bit for bit (on the same device). Evaluation runs under its own fixed seed (``torch.random.fork_rng``), so it
 neither perturbs training nor varies its noise from one evaluation to the next.
 
 Under torchrun (``seqtk.core.distributed``) every rank runs this same loop on its share
@@ -21,6 +25,8 @@ gradients over ranks and all ranks hold the same parameters after each step. The
 losses are averaged over ranks before they are logged, and rank 0 alone evaluates and
 writes the run directory. Each rank draws its own noise; a checkpoint keeps every rank's
 random states, so a resumed data-parallel run continues as the uninterrupted one would.
+The objective's and the estimator's own state is rank 0's, handed to every rank after each
+step (docs/plugins.md, "Components with state").
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import json
 import random
 import shlex
 import signal
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,15 +51,14 @@ from torch import Tensor, nn
 from seqtk.core import checkpoint as ckpt
 from seqtk.core.assemble import Parts, assemble, resolve_device
 from seqtk.core.batches import BatchStream
+from seqtk.core.callbacks import Evaluation, warn_unknown_methods
 from seqtk.core.cpu_memory import keep_freed_memory
-from seqtk.core.best import BestKeeper
 from seqtk.core.discrimination import separation, sequence_scores
 from seqtk.core.distributed import Distributed, SyncedUpdates
 from seqtk.core.ema import WeightAverage
 from seqtk.core.errors import CheckpointError, Problem, RecipeError, SeqtkError, TrainingError
-from seqtk.core.interfaces import Batch, MetricWarning, Model, Scores
-from seqtk.core.metrics_log import MetricsLog, check_log_holds
-from seqtk.core.progress import Progress
+from seqtk.core.interfaces import Batch, Estimator, MetricWarning, Model, Objective, Scores
+from seqtk.core.phases import Phase, Schedule, back_to_back, discriminator_steps
 from seqtk.core.recipe import Recipe
 from seqtk.core.registry import Registry
 from seqtk.core import schema
@@ -60,7 +66,7 @@ from seqtk.core.schema import DiscriminatorPools
 from seqtk.core.stabilisers import add_instance_noise, r1_penalty
 
 #: Recipe keys that may change between a run and its resumption without breaking it.
-RESUMABLE_CHANGES = ("output", "eval", "train.adversarial.steps", "train.log_every", "train.cpu_threads")
+RESUMABLE_CHANGES = ("output", "eval", "train.adversarial.steps", "train.log_every", "train.cpu_threads", "callbacks.disable")
 EVAL_SEED_OFFSET = 7919
 #: Rank r > 0 reseeds with ``seed + r * RANK_SEED_STRIDE`` after the networks are built
 #: (identically on every rank), so ranks draw different noise; rank 0 keeps the plain seed.
@@ -75,34 +81,17 @@ class Interrupted(SeqtkError):
 
 
 @dataclass
-class Phase:
-    name: str
-    start: int
-    end: int
-
-
-@dataclass
 class TrainState:
     step: int = 0
-    sums: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
     initial_metrics: dict[str, float] = field(default_factory=dict)
     last_metrics: dict[str, float] = field(default_factory=dict)
-
-    def add(self, logs: Mapping[str, float]) -> None:
-        for key, value in logs.items():
-            self.sums[key] = self.sums.get(key, 0.0) + float(value)
-            self.counts[key] = self.counts.get(key, 0) + 1
-
-    def means(self) -> dict[str, float]:
-        means = {k: self.sums[k] / self.counts[k] for k in self.sums}
-        self.sums, self.counts = {}, {}
-        return means
+    #: Set when a callback stopped the run early: {"by", "reason", "step"} (kept in checkpoints, in summary.json).
+    stopped: dict[str, Any] | None = None
 
 
 #: Recipe keys added after runs already existed: left out of the fingerprint while they
 #: hold their defaults, so that a checkpoint written before they existed still resumes.
-LATER_KEYS = ("train.ema", "train.adversarial.instance_noise", "train.adversarial.r1")
+LATER_KEYS = ("train.ema", "train.adversarial.instance_noise", "train.adversarial.r1", "callbacks.early_stopping")
 
 
 def _default_at(key: str) -> Any:
@@ -122,6 +111,8 @@ def recipe_fingerprint(recipe: Recipe) -> str:
             node = node[part]
         if key in RESUMABLE_CHANGES or json.loads(json.dumps(node.get(leaf))) == _default_at(key):
             node.pop(leaf, None)
+            if parents == ["callbacks"] and not node:  # a section added later, all of it left out: as before it existed
+                data.pop("callbacks")
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -132,7 +123,12 @@ def seed_everything(seed: int) -> None:
 
 
 class Trainer:
-    """Runs one recipe into one run directory."""
+    """Runs one recipe into one run directory.
+
+    ``callbacks`` is the run's whole list, seqtk's own included: pass
+    ``PluginHost.callbacks(recipe)`` (as ``seqtk.core.api.run`` does). Without them the
+    trainer trains and evaluates but writes nothing: no log, samples or checkpoints.
+    """
 
     def __init__(
         self,
@@ -148,8 +144,9 @@ class Trainer:
         self.config = recipe.data
         self.run_dir = run_dir
         self.dist = dist or Distributed()
-        # Rank 0 alone reports: callbacks (plugins' hooks) and the progress bar.
-        self.callbacks = list(callbacks) if self.dist.is_main else []
+        # Rank 0 runs every callback; other ranks only those that take part in collective work (checkpointing).
+        self.callbacks = [c for c in callbacks if self.dist.is_main or getattr(c, "all_ranks", False)]
+        warn_unknown_methods(self.callbacks)
         self.show_progress = progress and self.dist.is_main
         self.device = self.dist.device(resolve_device(self.config.train.device, recipe.source))
         seed_everything(self.config.seed)
@@ -174,37 +171,46 @@ class Trainer:
         if self.dist.rank:
             seed_everything(self.config.seed + RANK_SEED_STRIDE * self.dist.rank)
         if self.model is None:
-            self._gan_schedule(recipe)
+            self.schedule = self._gan_schedule(recipe)
         else:
-            self.phases, start = [], 0
-            for phase in self.model.phases():
-                self.phases.append(Phase(phase.name, start, start + phase.steps))
-                start += phase.steps
+            model, updates = self.model, _ModelUpdates(self)
+            self.schedule = Schedule(
+                back_to_back([(p.name, p.steps, _model_step(model, p.name, updates), True) for p in model.phases()])
+            )
             self.trains_discriminator = self.parts.discriminator is not None
-        self.total_steps = self.phases[-1].end
+        self.total_steps = self.schedule.total_steps
         self.state = TrainState()
         self.checkpoint_dir = run_dir / "checkpoints"
-        self.best = self._best_keeper()
         self.fingerprint = recipe_fingerprint(recipe)
         self._stop_signal: str | None = None
+        self._stop_request: dict[str, Any] | None = None
+        self._saved_step: int | None = None
+        self._stopping: str | None = None
+        self._resuming = False
+        self._evaluation: Evaluation | None = None
 
-    def _gan_schedule(self, recipe: Recipe) -> None:
+    def _gan_schedule(self, recipe: Recipe) -> Schedule:
         """The five-part GAN's phases: generator pretraining, discriminator pretraining, adversarial iterations."""
         train = self.config.train
         assert self.parts.objective is not None
-        self.critic_steps = train.adversarial.discriminator_steps or max(1, int(self.parts.objective.critic_steps))
+        self.discriminator_steps = discriminator_steps(train.adversarial.discriminator_steps, self.parts.objective, self.config.objective.name)
         pg, pd = train.pretrain.generator_steps, train.pretrain.discriminator_phase_steps
-        self.phases = [
-            Phase("pretrain_generator", 0, pg),
-            Phase("pretrain_discriminator", pg, pg + pd),
-            Phase("adversarial", pg + pd, pg + pd + train.adversarial.steps),
-        ]
+        adversarial = Phase("adversarial", pg + pd, pg + pd + train.adversarial.steps, self._adversarial_step)
+        schedule = Schedule(
+            [
+                Phase("pretrain_generator", 0, pg, self._pretrain_generator_step),
+                Phase("pretrain_discriminator", pg, pg + pd, self._pretrain_discriminator_step, changes_generator=False),
+                adversarial,
+            ],
+            adversarial=adversarial,
+        )
         self.trains_discriminator = pd > 0 or train.adversarial.steps > 0
         self.supervised_weight = train.adversarial.supervised_weight
         for key, wanted in (("train.pretrain.generator_steps", pg), ("train.adversarial.supervised_weight", self.supervised_weight)):
             problem = self.parts.generator.pretraining_problem() if wanted else None
             if problem:
                 raise RecipeError(recipe.source, [Problem(key, f"cannot use the teacher-forced loss: {problem}")])
+        return schedule
 
     def _model_optimizers(self, model: Model) -> dict[str, tuple[torch.optim.Optimizer, SyncedUpdates, nn.Module, Any]]:
         """One Adam per optimiser the model names, with the recipe's settings of its kind.
@@ -220,13 +226,12 @@ class Trainer:
             built[name] = (self._adam(module, settings), sync, module, settings)
         return built
 
-    def _best_keeper(self) -> BestKeeper:
-        keep = self.config.output.keep_best
-        metric = self.parts.metrics.get(keep.metric) if keep.metric is not None else None
-        if keep.metric is not None and metric is None:  # the recipe check names it first; a guard against a silent no-op
-            valid = ", ".join(self.parts.metrics)
-            raise RecipeError(self.recipe.source, [Problem("output.keep_best.metric", f"{keep.metric!r} is not evaluated by this recipe; valid: {valid}")])
-        return BestKeeper(keep.metric, keep.mode, bool(getattr(metric, "higher_is_better", False)), self.checkpoint_dir)
+    def higher_is_better(self, name: str) -> bool:
+        """The direction of metric ``name`` (what keep_best and early stopping compare by)."""
+        metric = self.parts.metrics.get(name)
+        if metric is None:  # the recipe check names it first; a guard against a silent no-op
+            raise SeqtkError(f"metric {name!r} is not evaluated by this recipe; valid: {', '.join(self.parts.metrics)}")
+        return bool(metric.higher_is_better)
 
     def _init_generator(self, spec: str) -> None:
         """Start from another run's generator weights (for example an MLE-pretrained one): RUN, RUN@best, RUN@STEP or a file."""
@@ -258,81 +263,87 @@ class Trainer:
     # ----------------------------------------------------------- public
 
     def fit(self, *, resume: bool = False) -> dict[str, float]:
-        """Train to the end (or resume there); return the final metrics."""
-        log: MetricsLog | _NoLog = MetricsLog(self.run_dir / "metrics.jsonl") if self.dist.is_main else _NoLog()
+        """Train to the end (or resume there, or until a callback stops the run); return the final metrics."""
         threads_before = torch.get_num_threads()
         if self.config.train.cpu_threads is not None:
             torch.set_num_threads(self.config.train.cpu_threads)
         if self.device.type == "cpu":
             keep_freed_memory()  # a third of a CPU step's time was re-faulting freed tensors (core/cpu_memory.py)
+        self._resuming = resume
+        run = _RunView(self)
         try:
-            self._notify("on_run_start", self.run_dir, self.recipe)
+            self._emit("setup", run)
+            self._emit("on_run_start", self.run_dir, self.recipe)
             if resume:
-                self._resume(log)
+                self._resume()
             else:
-                log.truncate(0)
-                self.state.initial_metrics = self._evaluate(log)
-                if self._new_best(self.state.initial_metrics):
-                    self._checkpoint(log)
-            with self._signals_caught(), Progress(self.total_steps, self.state.step, enabled=self.show_progress) as bar:
-                while self.state.step < self.total_steps:
-                    logs = self._train_step(self._phase(self.state.step))
+                self.state.initial_metrics = self._evaluate()
+                if self._stop_request is not None:
+                    self._stopping = f"stop requested by {self._stop_request['by']}"
+                self._emit("on_step_end", 0)  # a best evaluation at step 0 is checkpointed
+                self.state.stopped = self._stop_request
+            with self._signals_caught():
+                while self.state.step < self.total_steps and self.state.stopped is None:
+                    logs = self._train_step(self.schedule.phase_at(self.state.step))
                     self.state.step += 1
-                    self._after_step(log, logs, bar)
+                    self._after_step(logs)
             final = self.state.last_metrics
-            self._notify("on_run_end", self.run_dir, final)
+            self._emit("on_run_end", self.run_dir, final)
             return final
         finally:
             torch.set_num_threads(threads_before)
-            log.close()
+            self._teardown(failing=sys.exc_info()[0] is not None)
 
     # ----------------------------------------------------------- steps
 
-    def _phase(self, step: int) -> Phase:
-        for phase in self.phases:
-            if phase.start <= step < phase.end:
-                return phase
-        raise AssertionError(f"step {step} is outside every phase")
-
     def _train_step(self, phase: Phase) -> dict[str, float]:
-        if self.model is not None:
-            self.model.train()
-            return self.model.training_step(phase.name, self.state.step - phase.start, _ModelUpdates(self))
+        return phase.train(phase.index(self.state.step))
+
+    def _pretrain_generator_step(self, index: int) -> dict[str, float]:
+        """Maximum likelihood on the next real batch (teacher forcing)."""
         parts = self.parts
-        parts.generator.train()
-        parts.discriminator.train()
-        self._set_generator_lr(phase.name == "pretrain_generator")
-        if phase.name == "adversarial" and self.state.step == phase.start and self.config.train.pretrain.fresh_generator_optimizer:
+        self._train_mode()
+        self._set_generator_lr(True)
+        batch = self.stream.next().to(self.device)
+
+        def pretrain_loss() -> tuple[Tensor, dict[str, float]]:
+            loss = parts.generator.pretrain_loss(batch)
+            return loss, {"g_pretrain_loss": loss.item()}
+
+        g_clip = self.config.train.optimizer.generator.grad_clip
+        return self._update(pretrain_loss, self.g_sync, parts.generator, self.g_opt, g_clip, "generator pretraining")
+
+    def _pretrain_discriminator_step(self, index: int) -> dict[str, float]:
+        """One D update against the pretrained generator, or one whole pool (``train.pretrain.discriminator_pools``)."""
+        self._train_mode()
+        self._set_generator_lr(False)
+        if self.config.train.pretrain.discriminator_pools.pools:
+            return self._discriminator_pool(self.config.train.pretrain.discriminator_pools)
+        return self._discriminator_update()
+
+    def _adversarial_step(self, index: int) -> dict[str, float]:
+        """``discriminator_steps`` D updates (or ``pools`` pools), then ``generator_steps`` G updates; ``index`` is the adversarial step."""
+        parts = self.parts
+        self._train_mode()
+        self._set_generator_lr(False)
+        if index == 0 and self.config.train.pretrain.fresh_generator_optimizer:
             # The pretraining moments would scale the first policy-gradient steps down (its
             # gradients are larger); SeqGAN's adversarial Adam starts from nothing.
             self.g_opt.state.clear()
-        g_clip = self.config.train.optimizer.generator.grad_clip
-        if phase.name == "pretrain_generator":
-            batch = self.stream.next().to(self.device)
-
-            def pretrain_loss() -> tuple[Tensor, dict[str, float]]:
-                loss = parts.generator.pretrain_loss(batch)
-                return loss, {"g_pretrain_loss": loss.item()}
-
-            return self._update(pretrain_loss, self.g_sync, parts.generator, self.g_opt, g_clip, "generator pretraining")
-        if phase.name == "pretrain_discriminator":
-            if self.config.train.pretrain.discriminator_pools.pools:
-                return self._discriminator_pool(self.config.train.pretrain.discriminator_pools)
-            return self._discriminator_update()
         logs: dict[str, float] = {}
         pools = self.config.train.adversarial.discriminator_pools
         if pools.pools:
             logs = _means([self._discriminator_pool(pools) for _ in range(pools.pools)])
         else:
-            for _ in range(self.critic_steps):
+            for _ in range(self.discriminator_steps.count):
                 logs = self._discriminator_update()
+        g_clip = self.config.train.optimizer.generator.grad_clip
+        total = self.schedule.adversarial_steps
         for _ in range(self.config.train.adversarial.generator_steps):
             real = self.stream.next().to(self.device)
 
             def generator_loss() -> tuple[Tensor, dict[str, float]]:
-                result = parts.estimator.generator_step(
-                    parts.generator, parts.discriminator, parts.objective, real, step=self.state.step - phase.start, total_steps=phase.end - phase.start
-                )
+                result = parts.estimator.generator_step(parts.generator, parts.discriminator, parts.objective, real, step=index, total_steps=total)
                 loss, step_logs = result.loss, {"g_loss": result.loss.item(), **result.logs}
                 if self.supervised_weight:
                     # The adversarial loss alone says nothing about step-to-step dynamics; the
@@ -343,8 +354,12 @@ class Trainer:
                 return loss, step_logs
 
             logs = {**logs, **self._update(generator_loss, self.g_sync, parts.generator, self.g_opt, g_clip, "generator")}
-            parts.estimator.after_generator_step(parts.generator, step=self.state.step - phase.start)
+            parts.estimator.after_generator_step(parts.generator, step=index)
         return logs
+
+    def _train_mode(self) -> None:
+        self.parts.generator.train()
+        self.parts.discriminator.train()
 
     def _set_generator_lr(self, pretraining: bool) -> None:
         """The phase's learning rate: pretraining may use its own, larger one (set every step, so resuming needs nothing)."""
@@ -384,11 +399,9 @@ class Trainer:
 
     def _negatives(self, n: int) -> Batch:
         """``n`` generated sequences as the discriminator trains on them (relaxed ones for Gumbel-softmax)."""
-        adversarial = self.phases[-1]
+        step, total = self.schedule.adversarial_step(self.state.step), self.schedule.adversarial_steps
         with torch.no_grad():
-            return self.parts.estimator.discriminator_samples(
-                self.parts.generator, n, step=max(0, self.state.step - adversarial.start), total_steps=adversarial.end - adversarial.start
-            ).detach()
+            return self.parts.estimator.discriminator_samples(self.parts.generator, n, step=step, total_steps=total).detach()
 
     def _train_discriminator(self, real: Batch, fake: Batch) -> dict[str, float]:
         """One D optimiser step on a real and a generated batch: the objective's loss, its penalty, the D's own regularization.
@@ -399,7 +412,7 @@ class Trainer:
         """
         parts = self.parts
         stabilisers = self.config.train.adversarial
-        noise_std = stabilisers.instance_noise.std_at(max(0, self.state.step - self.phases[-1].start))
+        noise_std = stabilisers.instance_noise.std_at(self.schedule.adversarial_step(self.state.step))
         real, fake = add_instance_noise(real, noise_std), add_instance_noise(fake, noise_std)
 
         def discriminator_loss() -> tuple[Tensor, dict[str, float]]:
@@ -469,45 +482,57 @@ class Trainer:
 
     # ----------------------------------------------------------- after a step
 
-    def _after_step(self, log: MetricsLog | _NoLog, logs: dict[str, float], bar: Progress) -> None:
+    def _after_step(self, logs: dict[str, float]) -> None:
+        """What follows a step: the callbacks see its losses, an evaluation if one is due, then ``on_step_end`` (checkpointing)."""
         step = self.state.step
-        agreed_stop: bool | None = None
+        agreed_signal: bool | None = None
         if self.dist.active:
             # One collective per step: the losses averaged over ranks (so every rank keeps
             # the same accumulators, and rank 0's checkpoint holds them all), and whether a
             # stop signal reached any rank. Every rank acts on this agreed answer alone: a
             # signal that lands after it waits for the next step, or the ranks would part
             # ways (one checkpointing, the others training on).
-            logs, agreed_stop = self.dist.mean_and_any(logs, self._stop_signal is not None, self.device)
-        self.state.add(logs)
-        bar.update(step, logs)
-        self._notify("on_step", step, logs)
+            logs, agreed_signal = self.dist.mean_and_any(logs, self._stop_signal is not None, self.device)
+            self._share_component_state()
+        self._emit("on_step", step, logs)
         done = step == self.total_steps
-        if step % self.config.train.log_every == 0 or done:
-            log.write({"step": step, "phase": self._phase(step - 1).name, **self.state.means()})
         # The generator does not change while the discriminator pretrains: evaluating it
         # again would cost time (10,000 samples on the oracle) and repeat the same numbers.
-        generator_changed = self._phase(step - 1).name != "pretrain_discriminator"
-        best = False
-        if (step % self.config.eval.every == 0 and generator_changed) or done:
-            best = self._new_best(self._evaluate(log))
+        if (step % self.config.eval.every == 0 and self.schedule.phase_at(step - 1).changes_generator) or done:
+            self._evaluate()
         # Read once: a signal arriving between checkpointing and stopping must not stop an
         # unsaved step.
-        stop = agreed_stop if agreed_stop is not None else self._stop_signal is not None
-        if step % self.config.output.checkpoint_every == 0 or done or stop or best:
-            self._checkpoint(log)
-        if stop:
-            cause = self._stop_signal or "another rank's stop signal"
-            raise Interrupted(
-                f"{cause} received: saved a checkpoint at step {step} of {self.total_steps} in {self.checkpoint_dir}; "
-                f"continue with: {self._resume_command()}"
+        signalled = agreed_signal if agreed_signal is not None else self._stop_signal is not None
+        self._stopping = (self._stop_signal or "another rank's stop signal") if signalled else None
+        if self._stop_request is not None and not signalled:
+            self._stopping = f"stop requested by {self._stop_request['by']}"
+        self._emit("on_step_end", step)
+        if signalled:
+            saved = (
+                f"saved a checkpoint at step {step} of {self.total_steps} in {self.checkpoint_dir}"
+                if self._saved_step == step
+                else f"stopped at step {step} of {self.total_steps} without a checkpoint (no checkpoint callback saved one)"
             )
+            raise Interrupted(f"{self._stopping} received: {saved}; continue with: {self._resume_command()}")
+        if self._stop_request is not None:
+            self.state.stopped = self._stop_request
 
     @torch.no_grad()
-    def _evaluate(self, log: MetricsLog | _NoLog) -> dict[str, float]:
-        """Score fresh samples against held-out data under a fixed, private seed (rank 0 only)."""
-        if not self.dist.is_main:
-            return {}
+    def _evaluate(self) -> dict[str, float]:
+        """Score fresh samples against held-out data under a fixed, private seed (rank 0 only); then ``on_eval``.
+
+        A stop request made in ``on_eval`` (early stopping) is rank 0's; every rank takes it.
+        """
+        step = self.state.step
+        metrics = self._score() if self.dist.is_main else {}
+        self._emit("on_eval", step, metrics)
+        if self.dist.active:
+            self._stop_request = self.dist.from_main(lambda: self._stop_request)
+        if self._stop_request is not None:
+            self._stop_request.setdefault("step", step)
+        return metrics
+
+    def _score(self) -> dict[str, float]:
         parts, step = self.parts, self.state.step
         n = self.config.eval.samples
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
@@ -533,15 +558,10 @@ class Trainer:
                 parts.generator.train()
                 if parts.discriminator is not None:
                     parts.discriminator.train()
-        warned = self._metric_warnings(step, metrics)
-        # The discriminator's view goes to the log, not to the run's metrics: it judges the
-        # training, not the samples, and has no place in comparisons of final metrics.
-        log.write({"step": step, "phase": "eval", **metrics, **discrimination, **({"warnings": warned} if warned else {})})
-        keep = self.config.output.samples
-        if keep:
-            parts.domain.write_samples(fake.index(torch.arange(min(keep, fake.size))), self.run_dir / "samples", f"step-{step:08d}")
+        # The discriminator's view goes to the log (Evaluation.record), not to the run's metrics: it
+        # judges the training, not the samples, and has no place in comparisons of final metrics.
+        self._evaluation = Evaluation(step, metrics, discrimination, self._metric_warnings(step, metrics), fake)
         self.state.last_metrics = metrics
-        self._notify("on_eval", step, metrics)
         return metrics
 
     def _metric_warnings(self, step: int, metrics: Mapping[str, float]) -> list[str]:
@@ -557,27 +577,14 @@ class Trainer:
             warnings.warn(f"step {step}: {text}", MetricWarning, stacklevel=2)
         return warned
 
-    def _new_best(self, metrics: dict[str, float]) -> bool:
-        """Whether this evaluation is the best so far (``output.keep_best``), so that its step must be checkpointed.
+    def checkpoint_state(self) -> dict[str, Any] | None:
+        """Everything a checkpoint of this step holds, callbacks' entries included (``on_save_checkpoint``).
 
-        Rank 0 judges (it alone evaluates) and tells every rank, since all take part in a checkpoint.
+        Called by every rank (it gathers their RNG states); rank 0 gets the dict, other ranks None.
         """
-        if not self.best.enabled:
-            return False
-        step = self.state.step
-        return self.dist.from_main(lambda: self.best.offer(step, metrics))
-
-    def _checkpoint(self, log: MetricsLog | _NoLog) -> None:
         rng_states = self.dist.gather(ckpt.capture_rng_state())
-        try:
-            if self.dist.is_main:
-                self._write_checkpoint(log, rng_states)
-        finally:
-            # No rank moves on (or stops on a signal, letting torchrun end the others)
-            # before rank 0's checkpoint is complete on disk.
-            self.dist.barrier()
-
-    def _write_checkpoint(self, log: MetricsLog | _NoLog, rng_states: list[dict[str, Any]]) -> None:
+        if not self.dist.is_main:
+            return None
         parts = self.parts
         state = {
             "step": self.state.step,
@@ -585,23 +592,18 @@ class Trainer:
             "recipe": self.recipe.to_dict(),
             **self._network_state(),
             **({"generator_ema": self.ema.state_dict()} if self.ema is not None else {}),
-            "domain": parts.domain.state_dict(),
+            "domain": ckpt.plain_state(parts.domain.state_dict(), f"domain {self.config.domain.name!r}"),
+            "components": ckpt.capture_component_states(self._components()),
             "stream": self.stream.state_dict(),
             "rng": rng_states[0],
             "world_size": self.dist.world_size,
             "rng_other_ranks": rng_states[1:],
-            "log_size": log.sync(),
-            "accumulators": {"sums": self.state.sums, "counts": self.state.counts},
             "initial_metrics": self.state.initial_metrics,
             "last_metrics": self.state.last_metrics,
-            "best": self.best.record,
+            **({"stopped": self._stop_request} if self._stop_request is not None else {}),
         }
-        path = ckpt.checkpoint_path(self.checkpoint_dir, self.state.step)
-        ckpt.save_checkpoint(path, state)
-        # In this order, so that a kill at any moment leaves best.json naming a file that exists.
-        self.best.saved(self.state.step)
-        ckpt.prune_checkpoints(self.checkpoint_dir, self.config.output.keep_checkpoints, protect=self.best.spared())
-        self._notify("on_checkpoint", self.state.step, path)
+        self._emit("on_save_checkpoint", state)
+        return state
 
     def _network_state(self) -> dict[str, Any]:
         """Weights and optimiser states: the GAN's parts, or a model's networks and named optimisers.
@@ -617,14 +619,41 @@ class Trainer:
                 "discriminator": parts.discriminator.state_dict(),
                 "g_optimizer": self.g_opt.state_dict(),
                 "d_optimizer": self.d_opt.state_dict(),
-                "estimator": parts.estimator.state_dict(),
+                "estimator": ckpt.plain_state(parts.estimator.state_dict(), _label("estimator", self.config.estimator.name, parts.estimator)),
             }
         return {
             "generator": parts.generator.state_dict(),
             "model": self.model.state_dict(),
             "optimizers": {name: optimizer.state_dict() for name, (optimizer, *_) in self.model_optimizers.items()},
-            "model_state": self.model.training_state(),
+            "model_state": ckpt.plain_state(self.model.training_state(), _label("model", self.config.model.name, self.model)),
         }
+
+    def _components(self) -> dict[str, tuple[str, Any]]:
+        """The objective and each metric, by their key in a checkpoint's ``components`` (the estimator keeps its older key)."""
+        objective = self.parts.objective
+        found = {} if objective is None else {"objective": (_label("objective", self.config.objective.name, objective), objective)}
+        found.update({f"metrics.{name}": (_label("metric", name, metric), metric) for name, metric in self.parts.metrics.items()})
+        return found
+
+    def _share_component_state(self) -> None:
+        """Every rank takes rank 0's objective and estimator state (one broadcast, only if their classes keep state that may differ between ranks).
+
+        The torchrun policy of docs/plugins.md, "Components with state": rank 0 owns it; other
+        ranks may move their copies on their own rows within a step, and start the next from
+        rank 0's, which is also what its checkpoints hold, so a resumed run stays bit-identical.
+        """
+        parts = self.parts
+        shared = {
+            key: (_label(key, self.recipe.component(key).name, component), component)
+            for key, component in (("objective", parts.objective), ("estimator", parts.estimator))
+            if component is not None
+            and type(component).state_dict not in (Objective.state_dict, Estimator.state_dict)
+            and not component.replicated_state
+        }
+        if shared:
+            state = self.dist.from_main(lambda: ckpt.capture_component_states(shared))
+            if not self.dist.is_main:
+                ckpt.restore_component_states(shared, state, "rank 0")
 
     def _load_network_state(self, state: Mapping[str, Any]) -> None:
         parts = self.parts
@@ -658,11 +687,9 @@ class Trainer:
             )
         if int(state["step"]) > self.total_steps:
             raise CheckpointError(f"{path}: checkpoint is at step {state['step']}, past this recipe's {self.total_steps} steps")
-        # Checked here, inside from_main, so that every rank stops, not rank 0 alone.
-        check_log_holds(self.run_dir / "metrics.jsonl", int(state["log_size"]), path.name)
         return state, path
 
-    def _resume(self, log: MetricsLog | _NoLog) -> None:
+    def _resume(self) -> None:
         # Rank 0 reads the run directory (another node may not see it) and hands the state to all.
         state, path = self.dist.from_main(self._read_checkpoint_to_resume)
         parts = self.parts
@@ -671,19 +698,24 @@ class Trainer:
             if self.ema is not None:
                 self.ema.load_state_dict(state["generator_ema"])
             parts.domain.load_state_dict(state["domain"])
+            ckpt.restore_component_states(self._components(), state.get("components"), str(path))  # absent before components kept state
             self.stream.load_state_dict(state["stream"])
             self._restore_rng(state)
         except (KeyError, RuntimeError, ValueError) as exc:
             raise CheckpointError(f"{path}: does not fit this recipe's networks: {str(exc).splitlines()[0]}") from None
+        stopped = state.get("stopped")  # absent unless a callback stopped the run early
         self.state = TrainState(
             step=int(state["step"]),
-            sums=dict(state["accumulators"]["sums"]),
-            counts=dict(state["accumulators"]["counts"]),
             initial_metrics=dict(state["initial_metrics"]),
             last_metrics=dict(state["last_metrics"]),
+            stopped=dict(stopped) if stopped is not None else None,
         )
-        self.best.restore(state.get("best"), writes_files=self.dist.is_main)
-        log.truncate(int(state["log_size"]))
+        self._stop_request = self.state.stopped
+        # Callbacks take their part of the checkpoint (the log its size, checkpointing its best): rank 0's
+        # inside from_main, so that a refusal (a log shorter than recorded) stops every rank.
+        self.dist.from_main(lambda: self._emit("on_resume", state))
+        if not self.dist.is_main:
+            self._emit("on_resume", state)
 
     def _restore_rng(self, state: dict[str, Any]) -> None:
         """This rank's random states; a rank the checkpoint did not have starts from a fresh seed."""
@@ -724,11 +756,25 @@ class Trainer:
 
     # ----------------------------------------------------------- plumbing
 
-    def _notify(self, method: str, *args: Any) -> None:
+    def _emit(self, method: str, *args: Any) -> None:
+        """Call ``method`` on every callback of this rank that defines it, in the order the callbacks came."""
         for callback in self.callbacks:
             handler = getattr(callback, method, None)
             if handler is not None:
                 handler(*args)
+
+    def _teardown(self, *, failing: bool) -> None:
+        """Every callback's ``teardown``; while an error ends the run, theirs must not replace it."""
+        error: Exception | None = None
+        for callback in self.callbacks:
+            close = getattr(callback, "teardown", None)
+            try:
+                if close is not None:
+                    close()
+            except Exception as exc:
+                error = error or exc
+        if error is not None and not failing:
+            raise error
 
     @contextlib.contextmanager
     def _signals_caught(self) -> Iterator[None]:
@@ -779,20 +825,69 @@ class _ModelUpdates:
         return trainer._update(compute_loss, sync, module, torch_optimizer, settings.grad_clip, f"{optimizer} ({trainer.recipe.data.model.name})")
 
 
-class _NoLog:
-    """Ranks other than 0 write no metrics; the trainer talks to this in their place."""
+class _RunView:
+    """What callbacks see of the trainer (``seqtk.core.callbacks.Run``): read-only facts and the few requests they may make."""
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        pass
+    def __init__(self, trainer: Trainer) -> None:
+        self._trainer = trainer
+        self.run_dir, self.checkpoint_dir, self.recipe = trainer.run_dir, trainer.checkpoint_dir, trainer.recipe
+        self.total_steps, self.resuming, self.show_progress = trainer.total_steps, trainer._resuming, trainer.show_progress
+        self.is_main = trainer.dist.is_main
 
-    def sync(self) -> int:
-        return 0
+    @property
+    def step(self) -> int:
+        return self._trainer.state.step
 
-    def truncate(self, size: int) -> None:
-        pass
+    @property
+    def phase(self) -> Phase:
+        return self._trainer.schedule.phase_at(max(0, self.step - 1))
 
-    def close(self) -> None:
-        pass
+    @property
+    def evaluation(self) -> Evaluation | None:
+        return self._trainer._evaluation
+
+    @property
+    def stopping(self) -> str | None:
+        return self._trainer._stopping
+
+    def request_stop(self, by: str, reason: str) -> None:
+        if self._trainer._stop_request is None:
+            self._trainer._stop_request = {"by": by, "reason": reason}
+
+    def checkpoint_state(self) -> dict[str, Any] | None:
+        return self._trainer.checkpoint_state()
+
+    def checkpoint_written(self, step: int, path: Path) -> None:
+        self._trainer._saved_step = step
+        if self.is_main:
+            self._trainer._emit("on_checkpoint", step, path)
+
+    def higher_is_better(self, metric: str) -> bool:
+        return self._trainer.higher_is_better(metric)
+
+    def barrier(self) -> None:
+        self._trainer.dist.barrier()
+
+    def from_main(self, compute: Callable[[], Any]) -> Any:
+        return self._trainer.dist.from_main(compute)
+
+    def write_samples(self, batch: Batch, stem: str) -> list[Path]:
+        return self._trainer.parts.domain.write_samples(batch, self.run_dir / "samples", stem)
+
+
+def _model_step(model: Model, phase: str, updates: "_ModelUpdates") -> Callable[[int], dict[str, float]]:
+    """A model's phase as the schedule calls it: ``train(index)``."""
+
+    def train(index: int) -> dict[str, float]:
+        model.train()
+        return model.training_step(phase, index, updates)
+
+    return train
+
+
+def _label(kind: str, name: str | None, component: Any) -> str:
+    """``"objective 'fisher' (pkg.module.Fisher)"``: how errors about a component's state name it."""
+    return f"{kind} {name!r} ({type(component).__module__}.{type(component).__qualname__})"
 
 
 def _means(logs: list[dict[str, float]]) -> dict[str, float]:

@@ -33,12 +33,13 @@ scattered real points, so :class:`Coverage` warns (:meth:`Coverage.warning`) onl
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, ClassVar
+from typing import Annotated, Any, Callable, ClassVar
 
 import torch
 from torch import Tensor
 
 from seqtk.core.interfaces import Batch, DomainSpec, Metric
+from seqtk.core.params import PositiveInt, Range, checked
 
 __all__ = [
     "COLLAPSE_METRICS",
@@ -186,21 +187,21 @@ def embedder_for(domain: Any, spec: DomainSpec, metric: str) -> Embedder:
 # --------------------------------------------------------------------------- metrics
 
 
-def _check_k(k: int, metric: str) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"{metric}: k must be an integer >= 1, got {k!r}")
-
-
+@checked(lambda self: self.name)
 class _KNNMetric(Metric):
     """The embedding and ``k`` shared by :class:`Density` and :class:`Coverage`."""
 
     name: ClassVar[str] = ""
     higher_is_better: ClassVar[bool] = True
 
-    def __init__(self, domain: Any, spec: DomainSpec, k: int = DEFAULT_K) -> None:
-        _check_k(k, self.name)
+    def __init__(self, domain: Any, spec: DomainSpec, k: PositiveInt = DEFAULT_K) -> None:
         self.embed = embedder_for(domain, spec, self.name)
         self.k = k
+
+    @classmethod
+    def applies_to(cls, domain: type, provides: frozenset[str]) -> bool:
+        """Domains :func:`embedder_for` can embed: continuous ones, or one with its own ``knn_embedding``."""
+        return "continuous" in provides or callable(getattr(domain, "knn_embedding", None))
 
     def _points(self, real: Batch, fake: Batch) -> tuple[Tensor, Tensor]:
         real_points, fake_points = self.embed(real, fake)
@@ -222,6 +223,7 @@ class Density(_KNNMetric):
         return density_coverage(*self._points(real, fake), self.k)[0]
 
 
+@checked("coverage")
 class Coverage(_KNNMetric):
     """Naeem et al.'s coverage: the share of real k-NN balls that hold a sample (module docstring).
 
@@ -237,12 +239,14 @@ class Coverage(_KNNMetric):
     name: ClassVar[str] = "coverage"
 
     def __init__(
-        self, domain: Any, spec: DomainSpec, k: int = DEFAULT_K, warn_below: float = WARN_BELOW, trusted_from: float = TRUSTED_FROM
+        self,
+        domain: Any,
+        spec: DomainSpec,
+        k: PositiveInt = DEFAULT_K,
+        warn_below: Annotated[float, Range(0, 1)] = WARN_BELOW,
+        trusted_from: Annotated[float, Range(0, 1)] = TRUSTED_FROM,
     ) -> None:
         super().__init__(domain, spec, k)
-        for key, value in (("warn_below", warn_below), ("trusted_from", trusted_from)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"coverage: {key} must be a number in [0, 1], got {value!r}")
         self.warn_below, self.trusted_from = float(warn_below), float(trusted_from)
         #: The real-versus-real coverage of the last call (NaN before any, or when too few real rows).
         self.real_coverage = math.nan

@@ -9,7 +9,6 @@ gradient penalties can differentiate with respect to the input. Continuous domai
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar, Mapping
 
 import torch
@@ -18,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqtk.core.interfaces import Batch, Discriminator, DomainSpec
+from seqtk.core.params import Dropout, NonNegativeFloat, PositiveInt, checked
 from seqtk.plugins.init import apply_init
 from seqtk.plugins.spectral import apply_spectral_norm
 
@@ -29,17 +29,6 @@ MAX_FILTER_WIDTH = 256
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_positive(name: str, **values: object) -> None:
-    for key, value in values.items():
-        if not _is_int(value) or value < 1:  # type: ignore[operator]
-            raise ValueError(f"{name} discriminator: {key} must be an integer >= 1, got {value!r}")
-
-
-def _check_dropout(name: str, dropout: float) -> None:
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{name} discriminator: dropout must be a number in [0, 1), got {dropout!r}")
 
 
 def _token_embedding(spec: DomainSpec, embed_dim: int, name: str) -> nn.Linear:
@@ -71,6 +60,7 @@ def embed_tokens(embed: nn.Linear, batch: Batch) -> Tensor:
     out = F.embedding(batch.values, embed.weight.t())
     return out if embed.bias is None else out + embed.bias
 
+@checked(lambda self: f"{self._name} discriminator")
 class _RecurrentDiscriminator(Discriminator):
     """A recurrent network that scores whole sequences or every step; higher means "more real".
 
@@ -92,22 +82,17 @@ class _RecurrentDiscriminator(Discriminator):
     def __init__(
         self,
         spec: DomainSpec,
-        hidden_dim: int,
-        num_layers: int,
+        hidden_dim: PositiveInt,
+        num_layers: PositiveInt,
         bidirectional: bool,
         per_step: bool,
-        embed_dim: int,
-        dropout: float,
+        embed_dim: PositiveInt,
+        dropout: Dropout,
         init: str | Mapping[str, Any] | None = None,
         spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        name = self._name
-        _check_positive(name, hidden_dim=hidden_dim, num_layers=num_layers, embed_dim=embed_dim)
-        _check_dropout(name, dropout)
-        for key, flag in (("bidirectional", bidirectional), ("per_step", per_step)):
-            if not isinstance(flag, bool):
-                raise ValueError(f"{name} discriminator: {key} must be true or false, got {flag!r}")
+        name = self._name  # hidden_dim, num_layers, embed_dim, dropout, flags: declared (checked)
         self.spec = spec
         self.per_step = per_step
         self.embed: nn.Linear | None = None
@@ -197,12 +182,12 @@ class GRUDiscriminator(_RecurrentDiscriminator):
     def __init__(
         self,
         spec: DomainSpec,
-        hidden_dim: int = 64,
-        num_layers: int = 1,
+        hidden_dim: PositiveInt = 64,
+        num_layers: PositiveInt = 1,
         bidirectional: bool = False,
         per_step: bool = False,
-        embed_dim: int = 32,
-        dropout: float = 0.0,
+        embed_dim: PositiveInt = 32,
+        dropout: Dropout = 0.0,
         init: str | Mapping[str, Any] | None = None,
         spectral_norm: bool = False,
     ) -> None:
@@ -229,12 +214,12 @@ class LSTMDiscriminator(_RecurrentDiscriminator):
     def __init__(
         self,
         spec: DomainSpec,
-        hidden_dim: int = 64,
-        num_layers: int = 1,
+        hidden_dim: PositiveInt = 64,
+        num_layers: PositiveInt = 1,
         bidirectional: bool = True,
         per_step: bool = False,
-        embed_dim: int = 32,
-        dropout: float = 0.0,
+        embed_dim: PositiveInt = 32,
+        dropout: Dropout = 0.0,
         init: str | Mapping[str, Any] | None = None,
         spectral_norm: bool = False,
     ) -> None:
@@ -269,6 +254,7 @@ class _Highway(nn.Module):
         return t * F.relu(transformed) + (1.0 - t) * x
 
 
+@checked("cnn discriminator")
 class CNNDiscriminator(Discriminator):
     """SeqGAN's CNN discriminator (Yu et al. 2017, after Kim 2014): one logit per sequence.
 
@@ -316,30 +302,21 @@ class CNNDiscriminator(Discriminator):
     def __init__(
         self,
         spec: DomainSpec,
-        embed_dim: int = 64,
+        embed_dim: PositiveInt = 64,
         filter_sizes: list[int] | tuple[int, ...] = (2, 3, 4, 5),
         num_filters: list[int] | tuple[int, ...] = (100, 100, 100, 100),
-        dropout: float = 0.25,
+        dropout: Dropout = 0.25,
         highway: bool = True,
         per_step: bool = False,
-        l2_penalty: float = 0.0,
+        l2_penalty: NonNegativeFloat = 0.0,
         tied_highway: bool = False,
         init: str | Mapping[str, Any] | None = None,
         spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        _check_positive("cnn", embed_dim=embed_dim)
-        if isinstance(l2_penalty, bool) or not isinstance(l2_penalty, (int, float)) or not math.isfinite(l2_penalty) or l2_penalty < 0:
-            raise ValueError(f"cnn discriminator: l2_penalty must be a finite number >= 0, got {l2_penalty!r}")
-        self.l2_penalty = float(l2_penalty)
-        if not isinstance(per_step, bool):
-            raise ValueError(f"cnn discriminator: per_step must be true or false, got {per_step!r}")
+        self.l2_penalty = float(l2_penalty)  # embed_dim, dropout, l2_penalty, flags: declared (checked)
         self.per_step = per_step
-        _check_dropout("cnn", dropout)
         widths, counts = _check_filters(filter_sizes, num_filters)
-        for key, flag in (("highway", highway), ("tied_highway", tied_highway)):
-            if not isinstance(flag, bool):
-                raise ValueError(f"cnn discriminator: {key} must be true or false, got {flag!r}")
         self.spec = spec
         self.filter_sizes, self.num_filters = widths, counts
         if spec.is_discrete:

@@ -5,15 +5,21 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import replace
-from typing import Any, ClassVar, Mapping
+from typing import Annotated, Any, ClassVar, Literal, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seqtk.core.capabilities import RollsOut, SamplesRelaxed, log_probs_of
 from seqtk.core.interfaces import Batch, Discriminator, Estimator, Generator, GeneratorStep, Objective, Scores
+from seqtk.core.params import PositiveInt, Range, checked
 
 __all__ = ["Reparam", "Reinforce", "GumbelSoftmax"]
+
+#: The choices of ``reinforce``'s ``baseline`` and ``gumbel``'s ``schedule`` (also their ``BASELINES`` / ``SCHEDULES``).
+Baseline = Literal["none", "mean"]
+Schedule = Literal["constant", "linear", "exponential", "logarithmic", "sigmoid", "quadratic", "square-root"]
 
 
 class Reparam(Estimator):
@@ -25,7 +31,6 @@ class Reparam(Estimator):
     recurrent GANs for real-valued series (C-RNN-GAN, RGAN, TimeGAN's adversarial part).
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"reparam"})
 
     def generator_step(
         self,
@@ -47,6 +52,7 @@ class Reparam(Estimator):
 # --------------------------------------------------------------------------- discrete
 
 
+@checked("reinforce")
 class Reinforce(Estimator):
     """SeqGAN's policy gradient: every token is rewarded by Monte-Carlo rollouts (Yu et al. 2017).
 
@@ -82,16 +88,17 @@ class Reinforce(Estimator):
     takes ``chunk_size x T x V`` floats).
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"log_probs", "rollouts"})
+    #: The delayed copy follows the generator's weights, which DDP keeps equal on every rank.
+    replicated_state: ClassVar[bool] = True
     BASELINES: ClassVar[tuple[str, ...]] = ("none", "mean")
 
-    def __init__(self, rollouts: int = 16, update_rate: float = 0.8, baseline: str = "none", chunk_size: int = 4096) -> None:
-        _check_int("reinforce", "rollouts", rollouts)
-        _check_int("reinforce", "chunk_size", chunk_size)
-        if isinstance(update_rate, bool) or not isinstance(update_rate, (int, float)) or not 0.0 <= update_rate <= 1.0:
-            raise ValueError(f"reinforce: update_rate must be a number in [0, 1], got {update_rate!r}")
-        if baseline not in self.BASELINES:
-            raise ValueError(f"reinforce: baseline must be one of {', '.join(self.BASELINES)}, got {baseline!r}")
+    def __init__(
+        self,
+        rollouts: PositiveInt = 16,
+        update_rate: Annotated[float, Range(0, 1)] = 0.8,
+        baseline: Baseline = "none",
+        chunk_size: PositiveInt = 4096,
+    ) -> None:
         self.rollouts = rollouts
         self.update_rate = float(update_rate)
         self.baseline = baseline
@@ -104,8 +111,7 @@ class Reinforce(Estimator):
     # ----------------------------------------------------------- delayed copy
 
     def setup(self, generator: Generator, discriminator: Discriminator, objective: Objective) -> None:
-        if not callable(getattr(generator, "rollouts", None)):
-            raise ValueError(f"reinforce: the generator {type(generator).__name__} has no rollouts method")
+        _require_rollouts("reinforce", generator)
         delayed = copy.deepcopy(generator)
         for parameter in delayed.parameters():
             parameter.requires_grad_(False)
@@ -157,12 +163,11 @@ class Reinforce(Estimator):
     ) -> GeneratorStep:
         delayed = self._follow(generator, discriminator, objective)
         fake = generator.sample(real.size)
-        if fake.log_probs is None:
-            raise ValueError(f"reinforce: the generator {type(generator).__name__} returned samples without log_probs")
+        log_probs = log_probs_of(fake, "reinforce", generator)
         values, rewards = self.action_values(fake.detach(), discriminator, objective, real, rollout_generator=delayed)
-        mask = fake.mask.to(fake.log_probs.dtype)
+        mask = fake.mask.to(log_probs.dtype)
         advantage = values - self._baseline(values, mask)
-        loss = -(fake.log_probs * advantage * mask).sum() / mask.sum().clamp_min(1.0)
+        loss = -(log_probs * advantage * mask).sum() / mask.sum().clamp_min(1.0)
         return GeneratorStep(loss=loss, logs={"reward": float(rewards.mean())})
 
     def _baseline(self, values: Tensor, mask: Tensor) -> Tensor:
@@ -192,6 +197,7 @@ class Reinforce(Estimator):
         roller = rollout_generator if rollout_generator is not None else self._delayed
         if roller is None:
             raise ValueError("reinforce: no generator to roll out with; call setup first")
+        rolling = _require_rollouts("reinforce", roller)
         was_training = discriminator.training
         discriminator.eval()
         try:
@@ -199,9 +205,9 @@ class Reinforce(Estimator):
             if objective.generator_needs_real:
                 if real is None:
                     raise ValueError("reinforce: this objective needs real scores, but no real batch was given")
-                real_scores = _per_sequence(discriminator(real), real)
-            rewards = objective.reward(_per_sequence(discriminator(fake), fake), real_scores).detach()
-            rollouts = getattr(roller, "rollouts")(fake, self.rollouts, chunk_size=self.chunk_size)
+                real_scores = Scores.of(discriminator(real), real).per_sequence()
+            rewards = objective.reward(Scores.of(discriminator(fake), fake).per_sequence(), real_scores).detach()
+            rollouts = rolling.rollouts(fake, self.rollouts, chunk_size=self.chunk_size)
             prefixes, count, rows = rollouts.lengths.shape
             per_rollout = rewards.view(1, 1, rows).expand(prefixes, count, rows).clone()
             flat = per_rollout.view(-1)
@@ -214,7 +220,7 @@ class Reinforce(Estimator):
                     raw = score_completions(fake, completions, sources, prefix_lengths)
                 else:
                     raw = discriminator(completions)
-                scores = _per_sequence(raw, completions)
+                scores = Scores.of(raw, completions).per_sequence()
                 flat[part] = objective.reward(scores, real_scores).detach().to(flat.dtype)
         finally:
             discriminator.train(was_training)
@@ -248,6 +254,7 @@ class Reinforce(Estimator):
         )
 
 
+@checked("gumbel")
 class GumbelSoftmax(Estimator):
     """RelGAN's Gumbel-softmax relaxation with an annealed inverse temperature (Nie et al. 2019).
 
@@ -285,27 +292,18 @@ class GumbelSoftmax(Estimator):
     Logs ``temperature`` (``1 / beta``) and ``inverse_temperature`` (``beta``).
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"relaxed"})
     SCHEDULES: ClassVar[tuple[str, ...]] = (
         "constant", "linear", "exponential", "logarithmic", "sigmoid", "quadratic", "square-root"
     )
 
     def __init__(
         self,
-        max_inverse_temperature: float = 100.0,
-        schedule: str = "exponential",
-        anneal_steps: int | None = None,
+        max_inverse_temperature: Annotated[float, Range(1)] = 100.0,
+        schedule: Schedule = "exponential",
+        anneal_steps: PositiveInt | None = None,
         straight_through: bool = False,
     ) -> None:
-        value = max_inverse_temperature
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 1.0:
-            raise ValueError(f"gumbel: max_inverse_temperature must be a finite number >= 1, got {value!r}")
-        if schedule not in self.SCHEDULES:
-            raise ValueError(f"gumbel: schedule must be one of {', '.join(self.SCHEDULES)}, got {schedule!r}")
-        if anneal_steps is not None:
-            _check_int("gumbel", "anneal_steps", anneal_steps)
-        if not isinstance(straight_through, bool):
-            raise ValueError(f"gumbel: straight_through must be true or false, got {straight_through!r}")
+        value = max_inverse_temperature  # every parameter: declared (checked)
         self.straight_through = straight_through
         self.max_inverse_temperature = float(value)
         self.schedule = schedule
@@ -325,11 +323,9 @@ class GumbelSoftmax(Estimator):
         step: int,
         total_steps: int,
     ) -> GeneratorStep:
-        sample_relaxed = getattr(generator, "sample_relaxed", None)
-        if not callable(sample_relaxed):
-            raise ValueError(f"gumbel: the generator {type(generator).__name__} has no sample_relaxed method")
+        relaxing = _require_relaxed(generator)
         beta = self.inverse_temperature(step, self.anneal_steps or total_steps)
-        fake = sample_relaxed(real.size, beta)
+        fake = relaxing.sample_relaxed(real.size, beta)
         if self.straight_through:
             fake = _straight_through(fake)
         fake_scores = Scores.of(discriminator(fake), fake)
@@ -344,7 +340,7 @@ class GumbelSoftmax(Estimator):
         """
         if self.straight_through:
             return generator.sample(n)
-        return generator.sample_relaxed(n, self.inverse_temperature(step, self.anneal_steps or total_steps))  # type: ignore[attr-defined, no-any-return]
+        return _require_relaxed(generator).sample_relaxed(n, self.inverse_temperature(step, self.anneal_steps or total_steps))
 
     def __repr__(self) -> str:
         return (
@@ -390,11 +386,21 @@ def _straight_through(batch: Batch) -> Batch:
     return replace(batch, relaxed=hard + (relaxed - relaxed.detach()))
 
 
-def _per_sequence(scores: Tensor, batch: Batch) -> Tensor:
-    """``[B]`` scores of a discriminator's output on ``batch`` (see ``Scores.per_sequence``)."""
-    return Scores.of(scores, batch).per_sequence()
+def _require_rollouts(estimator: str, generator: Generator) -> RollsOut:
+    """``generator`` as the ``rollouts`` Protocol, or a ValueError naming the estimator that needs it."""
+    if not isinstance(generator, RollsOut):
+        raise ValueError(
+            f"{estimator}: the generator {type(generator).__name__} has no rollouts(batch, n, chunk_size=None) method "
+            "(the 'rollouts' capability, seqtk.core.capabilities.RollsOut)"
+        )
+    return generator
 
 
-def _check_int(name: str, parameter: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: {parameter} must be an integer >= 1, got {value!r}")
+def _require_relaxed(generator: Generator) -> SamplesRelaxed:
+    """``generator`` as the ``relaxed`` Protocol, or a ValueError saying what ``gumbel`` needs."""
+    if not isinstance(generator, SamplesRelaxed):
+        raise ValueError(
+            f"gumbel: the generator {type(generator).__name__} has no sample_relaxed(n, inverse_temperature) method "
+            "(the 'relaxed' capability, seqtk.core.capabilities.SamplesRelaxed)"
+        )
+    return generator

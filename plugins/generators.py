@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor, nn
 
 from seqtk.core.interfaces import Batch, DomainSpec, Generator
+from seqtk.core.params import Dropout, NonNegativeInt, PositiveInt, checked
 from seqtk.plugins.init import apply_init
 
 __all__ = ["LSTMGenerator"]
 
 
+@checked("lstm generator")
 class LSTMGenerator(Generator):
     """An LSTM that turns per-step Gaussian noise into a real-valued sequence.
 
@@ -34,17 +36,16 @@ class LSTMGenerator(Generator):
     ``init`` how the parameters are drawn (:mod:`seqtk.plugins.init`; None keeps PyTorch's defaults).
     """
 
-    provides: ClassVar[frozenset[str]] = frozenset({"values", "reparam"})
 
     def __init__(
         self,
         spec: DomainSpec,
-        noise_dim: int = 8,
-        hidden_dim: int = 64,
-        num_layers: int = 1,
+        noise_dim: PositiveInt = 8,
+        hidden_dim: PositiveInt = 64,
+        num_layers: PositiveInt = 1,
         feed_previous: bool = True,
-        dropout: float = 0.0,
-        latent_dim: int = 0,
+        dropout: Dropout = 0.0,
+        latent_dim: NonNegativeInt = 0,
         init: str | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -60,11 +61,6 @@ class LSTMGenerator(Generator):
             )
         if spec.features < 1:
             raise ValueError(f"lstm generator: the domain spec must have features >= 1, got {spec.features}")
-        _check_positive(noise_dim=noise_dim, hidden_dim=hidden_dim, num_layers=num_layers)
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 0:
-            raise ValueError(f"lstm generator: latent_dim must be an integer >= 0, got {latent_dim!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"lstm generator: dropout must be in [0, 1), got {dropout!r}")
         self.spec = spec
         self.noise_dim = noise_dim
         self.latent_dim = latent_dim
@@ -157,9 +153,3 @@ class LSTMGenerator(Generator):
         hidden, _ = self.rnn(torch.cat([self._noise(values.shape[0], values.shape[1]), previous], dim=-1))
         error = (self._squash(hidden) - values) ** 2 * mask
         return error.sum() / (mask.sum() * values.shape[2]).clamp_min(1.0)
-
-
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if value < 1:
-            raise ValueError(f"lstm generator: {name} must be >= 1, got {value!r}")

@@ -31,13 +31,14 @@ rather than only the direction in which to move the value.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtk.core.interfaces import Batch, Discriminator, DomainSpec, Generator
+from seqtk.core.params import Dropout, NonNegativeInt, PositiveFloat, PositiveInt, checked
 from seqtk.plugins.discriminators import LSTMDiscriminator
 from seqtk.plugins.init import apply_init
 from seqtk.plugins.lstm_cells import lstm_step
@@ -58,6 +59,7 @@ def grid_indices(values: Tensor, low: float, high: float, bins: int) -> Tensor:
     return position.round().clamp(0, bins - 1).long()
 
 
+@checked("grid-lstm generator")
 class GridLSTMGenerator(Generator):
     """An LSTM over notes (or any continuous steps) whose features are categoricals over value grids.
 
@@ -78,19 +80,18 @@ class GridLSTMGenerator(Generator):
     parameters are drawn (:mod:`seqtk.plugins.init`).
     """
 
-    provides: ClassVar[frozenset[str]] = frozenset({"values", "reparam", "log_probs"})
 
     def __init__(
         self,
         spec: DomainSpec,
-        bins: int | Sequence[int] = 64,
-        embed_dim: int = 16,
-        hidden_dim: int = 128,
-        num_layers: int = 1,
-        head_dim: int = 64,
-        latent_dim: int = 0,
-        dropout: float = 0.0,
-        temperature: float = 1.0,
+        bins: int | Sequence[int] = 64,  # checked against the spec's features in _bin_counts
+        embed_dim: PositiveInt = 16,
+        hidden_dim: PositiveInt = 128,
+        num_layers: PositiveInt = 1,
+        head_dim: PositiveInt = 64,
+        latent_dim: NonNegativeInt = 0,
+        dropout: Dropout = 0.0,
+        temperature: PositiveFloat = 1.0,
         init: str | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -105,14 +106,6 @@ class GridLSTMGenerator(Generator):
                 f"grid-lstm generator: spec.length_weights must hold {spec.max_len} weights with a positive sum, got {len(spec.length_weights)}"
             )
         counts = _bin_counts(bins, spec, "grid-lstm generator")
-        for name, value, minimum in (("embed_dim", embed_dim, 1), ("hidden_dim", hidden_dim, 1), ("num_layers", num_layers, 1),
-                                     ("head_dim", head_dim, 1), ("latent_dim", latent_dim, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"grid-lstm generator: {name} must be an integer >= {minimum}, got {value!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"grid-lstm generator: dropout must be a number in [0, 1), got {dropout!r}")
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ValueError(f"grid-lstm generator: temperature must be a number > 0, got {temperature!r}")
         self.spec = spec
         self.bins = counts
         self.latent_dim = latent_dim
@@ -233,6 +226,7 @@ class GridLSTMGenerator(Generator):
         return -scores.sum() / (steps * len(self.bins))
 
 
+@checked("grid-lstm discriminator")
 class GridLSTMDiscriminator(Discriminator):
     """An LSTM discriminator that reads each feature as the embedding of its grid cell.
 
@@ -259,14 +253,14 @@ class GridLSTMDiscriminator(Discriminator):
     def __init__(
         self,
         spec: DomainSpec,
-        bins: int | Sequence[int] = 64,
-        embed_dim: int = 16,
+        bins: int | Sequence[int] = 64,  # checked against the spec's features in _bin_counts
+        embed_dim: PositiveInt = 16,
         values: bool = True,
-        hidden_dim: int = 64,
-        num_layers: int = 1,
+        hidden_dim: PositiveInt = 64,
+        num_layers: PositiveInt = 1,
         bidirectional: bool = True,
         per_step: bool = False,
-        dropout: float = 0.0,
+        dropout: Dropout = 0.0,
         init: str | Mapping[str, Any] | None = None,
         spectral_norm: bool = False,
     ) -> None:
@@ -275,10 +269,6 @@ class GridLSTMDiscriminator(Discriminator):
         if spec.kind != "continuous" or spec.value_range is None or not spec.value_range[1] > spec.value_range[0]:
             raise ValueError(f"{name}: needs a continuous domain with a value_range (low, high), got kind {spec.kind!r}, range {spec.value_range}")
         self.bins = _bin_counts(bins, spec, name)
-        if isinstance(embed_dim, bool) or not isinstance(embed_dim, int) or embed_dim < 1:
-            raise ValueError(f"{name}: embed_dim must be an integer >= 1, got {embed_dim!r}")
-        if not isinstance(values, bool):
-            raise ValueError(f"{name}: values must be true or false, got {values!r}")
         self.use_values = values
         self.per_step = per_step
         self._low, self._high = float(spec.value_range[0]), float(spec.value_range[1])

@@ -18,14 +18,15 @@ The pure functions below hold the math; :class:`MaliGAN` adapts them to the trai
 
 from __future__ import annotations
 
-import math
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor
 
+from seqtk.core.capabilities import RollsOut, log_probs_of
 from seqtk.core.interfaces import Batch, Discriminator, Estimator, Generator, GeneratorStep, Objective, Scores
-from seqtk.plugins.estimators import Reinforce, _check_int, _per_sequence
+from seqtk.core.params import NonNegativeInt, PositiveFloat, PositiveInt, checked
+from seqtk.plugins.estimators import Reinforce
 
 __all__ = ["MaliGAN", "normalised_weights", "maligan_loss"]
 
@@ -72,6 +73,7 @@ def maligan_loss(log_probs: Tensor, weights: Tensor, mask: Tensor, baseline: str
     return -(log_probs * weights * mask_f).sum()
 
 
+@checked("maligan")
 class MaliGAN(Estimator):
     """MaliGAN (Che et al. 2017): normalised importance weights from the discriminator.
 
@@ -102,27 +104,26 @@ class MaliGAN(Estimator):
     one sample takes all) and ``weight_max``.
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"log_probs", "probability"})
     BASELINES: ClassVar[tuple[str, ...]] = ("uniform", "none")
 
-    def __init__(self, baseline: str = "uniform", temperature: float = 1.0, rollouts: int = 0, chunk_size: int = 4096) -> None:
-        if baseline not in self.BASELINES:
-            raise ValueError(f"maligan: baseline must be one of {', '.join(self.BASELINES)}, got {baseline!r}")
-        value = temperature
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"maligan: temperature must be a finite number > 0, got {value!r}")
-        if isinstance(rollouts, bool) or not isinstance(rollouts, int) or rollouts < 0:
-            raise ValueError(f"maligan: rollouts must be an integer >= 0 (0: one weight per sequence), got {rollouts!r}")
-        _check_int("maligan", "chunk_size", chunk_size)
+    def __init__(
+        self,
+        baseline: Literal["uniform", "none"] = "uniform",
+        temperature: PositiveFloat = 1.0,
+        rollouts: NonNegativeInt = 0,  # 0: one weight per sequence
+        chunk_size: PositiveInt = 4096,
+    ) -> None:
+        value = temperature  # every parameter: declared (checked)
         self.baseline = baseline
         self.temperature = float(value)
         self.rollouts = rollouts
         self.chunk_size = chunk_size
 
     def setup(self, generator: Generator, discriminator: Discriminator, objective: Objective) -> None:
-        if self.rollouts and not callable(getattr(generator, "rollouts", None)):
+        if self.rollouts and not isinstance(generator, RollsOut):
             raise ValueError(
-                f"maligan: rollouts: {self.rollouts} needs a generator with a rollouts method; "
+                f"maligan: rollouts: {self.rollouts} needs a generator with a rollouts method "
+                "(the 'rollouts' capability, seqtk.core.capabilities.RollsOut); "
                 f"{type(generator).__name__} has none (set rollouts: 0)"
             )
 
@@ -137,8 +138,7 @@ class MaliGAN(Estimator):
         total_steps: int,
     ) -> GeneratorStep:
         fake = generator.sample(real.size)
-        if fake.log_probs is None:
-            raise ValueError(f"maligan: the generator {type(generator).__name__} returned samples without log_probs")
+        log_probs = log_probs_of(fake, "maligan", generator)
         mask = fake.mask
         scores, prefix_scores = self.scores(fake.detach(), discriminator, generator)
         if prefix_scores is None:
@@ -147,7 +147,7 @@ class MaliGAN(Estimator):
         else:
             weights = normalised_weights(prefix_scores, mask, self.temperature)
             sequence_weights = normalised_weights(scores, temperature=self.temperature)
-        loss = maligan_loss(fake.log_probs, weights, mask, self.baseline)
+        loss = maligan_loss(log_probs, weights, mask, self.baseline)
         logs = {
             "reward": float(torch.sigmoid(scores).mean()),
             "weight_ess": float(1.0 / (sequence_weights.pow(2).sum() * sequence_weights.numel())),
@@ -169,7 +169,7 @@ class MaliGAN(Estimator):
             was_training = discriminator.training
             discriminator.eval()
             try:
-                return _per_sequence(discriminator(fake), fake).float(), None
+                return Scores.of(discriminator(fake), fake).per_sequence().float(), None
             finally:
                 discriminator.train(was_training)
         if generator is None:

@@ -14,11 +14,13 @@ import torch
 from torch import Tensor
 
 from seqtk.core.interfaces import Batch, Discriminator, Objective, Scores
+from seqtk.core.params import NonNegativeFloat, PositiveFloat, PositiveInt, checked
 from seqtk.plugins import losses
 
 __all__ = ["Minimax", "WGANGP", "WGANClip", "Hinge", "LSGAN", "RSGAN"]
 
 
+@checked("minimax")
 class Minimax(Objective):
     """The original GAN loss (Goodfellow et al. 2014).
 
@@ -28,8 +30,6 @@ class Minimax(Objective):
     """
 
     def __init__(self, non_saturating: bool = True) -> None:
-        if not isinstance(non_saturating, bool):
-            raise ValueError(f"minimax: non_saturating must be true or false, got {non_saturating!r}")
         self.non_saturating = non_saturating
 
     def discriminator_loss(self, real: Scores, fake: Scores) -> Tensor:
@@ -77,6 +77,7 @@ class _Wasserstein(Objective):
         return fake_scores.detach()
 
 
+@checked("wgan-gp")
 class WGANGP(_Wasserstein):
     """Wasserstein loss with a gradient penalty on interpolates (Gulrajani et al. 2017).
 
@@ -89,11 +90,9 @@ class WGANGP(_Wasserstein):
     input space the critic's embedding matrix reads. Reward: the raw critic score.
     """
 
-    def __init__(self, penalty_weight: float = 10.0, critic_steps: int = 5) -> None:
-        if isinstance(penalty_weight, bool) or not isinstance(penalty_weight, (int, float)) or not penalty_weight >= 0:
-            raise ValueError(f"wgan-gp: penalty_weight must be a number >= 0, got {penalty_weight!r}")
+    def __init__(self, penalty_weight: NonNegativeFloat = 10.0, critic_steps: PositiveInt = 5) -> None:
         self.penalty_weight = float(penalty_weight)
-        self.critic_steps = _critic_steps("wgan-gp", critic_steps)
+        self.critic_steps = critic_steps
 
     def penalty(self, discriminator: Discriminator, real: Batch, fake: Batch) -> Tensor | None:
         """``penalty_weight * mean((||grad D(x_hat)|| - 1)^2)`` over interpolates of the two batches.
@@ -119,7 +118,7 @@ class WGANGP(_Wasserstein):
         mask = torch.arange(steps, device=real_x.device).unsqueeze(0) < lengths.unsqueeze(1)
 
         def critic(x: Tensor) -> Tensor:
-            return _per_sample(discriminator(wrap(x, lengths)), mask)
+            return Scores(discriminator(wrap(x, lengths)), mask).per_sequence()
 
         with torch.backends.cudnn.flags(enabled=False):
             per_sample = losses.gradient_penalty(critic, real_x, fake_x, weight_mask=mask)
@@ -129,6 +128,7 @@ class WGANGP(_Wasserstein):
         return f"WGANGP(penalty_weight={self.penalty_weight}, critic_steps={self.critic_steps})"
 
 
+@checked("wgan")
 class WGANClip(_Wasserstein):
     """The original Wasserstein GAN: critic weights clipped after every step (Arjovsky et al. 2017).
 
@@ -140,11 +140,9 @@ class WGANClip(_Wasserstein):
     critic score.
     """
 
-    def __init__(self, clip: float = 0.01, critic_steps: int = 5) -> None:
-        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 < clip < float("inf"):
-            raise ValueError(f"wgan: clip must be a finite number > 0, got {clip!r}")
+    def __init__(self, clip: PositiveFloat = 0.01, critic_steps: PositiveInt = 5) -> None:
         self.clip = float(clip)
-        self.critic_steps = _critic_steps("wgan", critic_steps)
+        self.critic_steps = critic_steps
 
     def after_discriminator_step(self, discriminator: Discriminator) -> None:
         """Clamp every parameter of the critic to ``[-clip, clip]``, in place."""
@@ -299,20 +297,6 @@ def _pad_steps(x: Tensor, steps: int) -> Tensor:
         return x
     pad = x.new_zeros((x.shape[0], steps - x.shape[1], *x.shape[2:]))
     return torch.cat([x, pad], dim=1)
-
-
-def _per_sample(scores: Tensor, mask: Tensor) -> Tensor:
-    """``[B]`` scores: per-step ``[B, T]`` scores averaged over each row's real steps."""
-    if scores.dim() == 1:
-        return scores
-    weight = mask.to(scores.dtype)
-    return (scores * weight).sum(1) / weight.sum(1).clamp_min(1.0)
-
-
-def _critic_steps(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: critic_steps must be an integer >= 1, got {value!r}")
-    return value
 
 
 def _pairs(real: Scores, fake: Scores) -> tuple[Tensor, Tensor]:

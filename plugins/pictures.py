@@ -44,7 +44,7 @@ def no_pictures() -> list[Path]:
     global _MISSING_WARNED
     if not _MISSING_WARNED:
         _MISSING_WARNED = True
-        warnings.warn(f"seqtk: matplotlib is not installed, so no pictures are written; {INSTALL_HINT}", stacklevel=3)
+        warnings.warn(f"matplotlib is not installed, so no pictures are written; {INSTALL_HINT}", stacklevel=3)
     return []
 
 

@@ -25,7 +25,7 @@ def main(recipe_path: str, out_dir: str) -> None:
     dist = Distributed.from_environment()
     device = dist.device(resolve_device(recipe.data.train.device, recipe.source))
     with process_group(dist, device):
-        trainer = Trainer(recipe, host.registry, recipe.run_dir(), progress=False, dist=dist)
+        trainer = Trainer(recipe, host.registry, recipe.run_dir(), callbacks=host.callbacks(recipe), progress=False, dist=dist)
         trainer.fit()
         state = {
             "generator": trainer.parts.generator.state_dict(),

@@ -40,7 +40,7 @@ def test_plugins_shows_versions_and_hooks(capsys: pytest.CaptureFixture[str]) ->
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     assert f"builtin: seqtk {__version__} [loaded]" in out
-    assert "hooks: seqtk_register" in out
+    assert "hooks: seqtk_callbacks, seqtk_register" in out  # the catalogue and seqtk's own callbacks
 
 
 def test_no_plugin_blocks_the_builtins_by_name(capsys: pytest.CaptureFixture[str]) -> None:

@@ -83,7 +83,7 @@ def recording_trainer(recipe_data: dict[str, Any], host: PluginHost) -> Recordin
     recipe = load_recipe(recipe_data, host=host)
     run_dir = Path(recipe_data["output"]["dir"])
     run_dir.mkdir(parents=True)
-    return RecordingTrainer(recipe, host.registry, run_dir, progress=False)
+    return RecordingTrainer(recipe, host.registry, run_dir, callbacks=host.callbacks(recipe), progress=False)
 
 
 def rows(values: Tensor) -> list[tuple[int, ...]]:
@@ -289,7 +289,7 @@ def test_the_last_pretraining_steps_use_the_final_rate_and_the_adversarial_phase
     data["train"]["optimizer"]["generator"] = {"lr": 0.0005}
     recipe = load_recipe(data, host=host)
     (tmp_path / "final-rate").mkdir()
-    trainer = LearningRateTrainer(recipe, host.registry, tmp_path / "final-rate", progress=False)
+    trainer = LearningRateTrainer(recipe, host.registry, tmp_path / "final-rate", callbacks=host.callbacks(recipe), progress=False)
     trainer.fit()
     assert trainer.rates == [0.01, 0.01, 0.01, 0.001, 0.001, 0.0005, 0.0005]
 

@@ -67,8 +67,6 @@ def _always_zero_class() -> type:
     from seqtk.core.interfaces import Metric
 
     class AlwaysZero(Metric):
-        requires = frozenset({"continuous"})
-
         def __call__(self, real: Any, fake: Any) -> float:
             return 0.0
 

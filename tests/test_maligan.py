@@ -26,8 +26,6 @@ from test_estimators import ORACLE, TARGET, TEXT, CountingCritic, make, share_of
 class IIDGenerator(Generator):
     """Every token drawn independently from ``softmax(theta)``: ``d log p(x) / d theta = sum_t (onehot(x_t) - pi)``."""
 
-    provides = frozenset({"log_probs"})
-
     def __init__(self, vocab_size: int, steps: int) -> None:
         super().__init__()
         self.theta = nn.Parameter(torch.linspace(-1.0, 1.0, vocab_size))
@@ -145,7 +143,7 @@ def test_rollout_weights_end_with_the_sequence_weight_and_average_ratios() -> No
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"baseline": "mean"}, "baseline must be one of uniform, none"),
+        ({"baseline": "mean"}, "baseline must be one of 'uniform', 'none'"),
         ({"temperature": 0.0}, "temperature must be a finite number > 0"),
         ({"temperature": float("nan")}, "temperature must be a finite number > 0"),
         ({"temperature": True}, "temperature must be a finite number > 0"),

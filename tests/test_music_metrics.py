@@ -202,7 +202,6 @@ def test_a_domain_without_to_pieces_is_refused():
 
 def test_metric_flags():
     for cls in (FeatureDistance, MusicDistance):
-        assert cls.requires == frozenset({"music"})
         assert cls.higher_is_better is False
         assert cls.uses_whole_test_set is False
 

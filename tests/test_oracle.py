@@ -116,8 +116,7 @@ def test_domain_data_is_reproducible_held_out_and_ignores_global_seed() -> None:
     assert not torch.equal(train.values[:40], test.values)  # a different stream, not the same rows
     assert not torch.equal(small_domain(seed=4).load("train").batch.values, train.values)
     spec = first.spec
-    assert (spec.kind, spec.max_len, spec.vocab_size, spec.variable_length) == ("discrete", 6, 11, False)
-    assert first.provides == frozenset({"discrete", "oracle"})
+    assert (spec.kind, spec.max_len, spec.vocab_size, spec.eos_id) == ("discrete", 6, 11, None)
 
 
 def test_params_file_loads_and_is_checked(tmp_path: Path) -> None:

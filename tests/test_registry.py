@@ -69,14 +69,17 @@ def test_unknown_names_suggest_the_closest_valid_ones() -> None:
         registry.preset("rgn")
 
 
-def test_a_duplicate_name_names_both_plugins_and_changes_nothing(tmp_path: Path) -> None:
+def test_a_duplicate_name_is_a_clash_naming_both_plugins_and_the_rest_stays(tmp_path: Path) -> None:
+    """The clash policy (tests/test_plugin_clashes.py has the rest): neither plugin wins the name."""
     registry = Registry()
     registry.add("objectives", "minimax", "a:b", plugin="builtin")
     path = fragment(tmp_path, "objectives:\n  fresh: {target: 'c:d'}\n  minimax: {target: 'e:f'}\n")
-    with pytest.raises(RegistryError, match="registered twice: by plugin 'builtin' and by plugin 'other'"):
-        registry.load_fragment(path, plugin="other")
-    assert registry.names("objectives") == ["minimax"]  # all or nothing: 'fresh' was not added
-    assert registry.get("objectives", "minimax").plugin == "builtin"
+    registry.load_fragment(path, plugin="other")
+    assert registry.names("objectives") == ["fresh"]  # the fragment's other entries went in
+    with pytest.raises(UnknownNameError, match="registered by plugin 'builtin' and plugin 'other'"):
+        registry.get("objectives", "minimax")
+    with pytest.raises(RegistryError, match="registered twice by plugin 'other'"):  # one plugin, one name twice: its own bug
+        registry.add("objectives", "fresh", "g:h", plugin="other")
 
 
 @pytest.mark.parametrize(

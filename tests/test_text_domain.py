@@ -118,7 +118,6 @@ def test_encoding_eos_lengths_padding_and_spec(files: tuple[Path, Path]) -> None
     spec = domain.spec
     assert (spec.kind, spec.max_len, spec.vocab_size) == ("discrete", 8, 13)  # longest: 7 tokens + EOS
     assert (spec.pad_id, spec.bos_id, spec.eos_id, spec.unsampled_ids) == (0, 1, 2, (0, 1))
-    assert spec.variable_length
     train = domain.load("train").batch
     assert train.values.shape == (3, 8) and train.values.dtype == torch.long
     assert train.lengths.tolist() == [5, 8, 4]
@@ -160,7 +159,7 @@ def test_missing_empty_and_blank_files_name_the_file(tmp_path: Path) -> None:
 
 def test_non_utf8_names_line_and_byte_offset(tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.txt", b"fine line\nbad \xff byte\n")
-    with pytest.raises(DataError, match=r"bad\.txt: line 2: byte offset 14 \(byte 5 of the line\) is not valid UTF-8"):
+    with pytest.raises(DataError, match=r"bad\.txt: line 2: byte 5 of the line \(offset 14\) is not valid UTF-8"):
         TextDomain(str(bad), str(bad)).spec
     bom = write(tmp_path / "bom.txt", b"\xef\xbb\xbfhi there\r\nyou\r\n")
     domain = TextDomain(str(bom), str(bom))

@@ -18,7 +18,7 @@ from seqtk.plugins.text.generator import TokenLSTMGenerator
 PAD, BOS, EOS = 0, 1, 2
 ALPHA = 1e-4
 TEXT = DomainSpec(
-    kind="discrete", max_len=6, vocab_size=7, pad_id=PAD, bos_id=BOS, eos_id=EOS, variable_length=True, unsampled_ids=(PAD, BOS)
+    kind="discrete", max_len=6, vocab_size=7, pad_id=PAD, bos_id=BOS, eos_id=EOS, unsampled_ids=(PAD, BOS)
 )
 ORACLE = DomainSpec(kind="discrete", max_len=5, vocab_size=6)
 

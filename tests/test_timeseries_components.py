@@ -43,7 +43,6 @@ def test_sines_shapes_split_range_and_spec():
         assert split.batch.values.min() >= 0.0 and split.batch.values.max() <= 1.0
     assert domain.spec == DomainSpec(kind="continuous", max_len=24, features=5, value_range=(0.0, 1.0))
     assert domain.load("train") is train  # cached
-    assert domain.provides == frozenset({"continuous"})
     assert domain.default_metrics == ("mmd", "marginal", "acf", "density", "coverage")
 
 
@@ -166,7 +165,6 @@ def test_generator_sample_shape_range_and_gradient(feed_previous, num_layers):
     assert batch.values.min() >= 0.0 and batch.values.max() <= 1.0
     batch.values.sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in generator.parameters())
-    assert generator.provides == frozenset({"values", "reparam"})
 
 
 def test_generator_value_range_rescales_and_none_is_unbounded():
@@ -184,7 +182,7 @@ def test_generator_value_range_rescales_and_none_is_unbounded():
 def test_generator_draws_lengths_from_the_spec_and_zeroes_the_padding(feed_previous):
     torch.manual_seed(0)
     weights = (0.0, 0.0, 1.0, 0.0, 3.0, 0.0)  # lengths 3 and 5, 1:3
-    spec = DomainSpec(kind="continuous", max_len=6, features=2, value_range=(0.0, 1.0), variable_length=True, length_weights=weights)
+    spec = DomainSpec(kind="continuous", max_len=6, features=2, value_range=(0.0, 1.0), length_weights=weights)
     batch = LSTMGenerator(spec, hidden_dim=8, feed_previous=feed_previous).sample(4000)
     assert set(batch.lengths.tolist()) == {3, 5}
     share_of_5 = (batch.lengths == 5).float().mean().item()

@@ -265,7 +265,7 @@ def test_infinite_values_are_refused(tmp_path: Path, cell: str) -> None:
 
 def test_missing_empty_and_header_only_files(tmp_path: Path) -> None:
     absent = tmp_path / "absent.csv"
-    assert refused(absent) == f"{absent}: file does not exist; expected a CSV file with a header line"
+    assert refused(absent) == f"{absent}: does not exist; expected a CSV file with a header line"
     empty = write(tmp_path, "empty.csv", "")
     assert f"{empty}: file is empty" in refused(empty)
     header_only = write(tmp_path, "header.csv", "a,b\n\n")

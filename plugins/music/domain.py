@@ -33,13 +33,15 @@ import statistics
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from seqtk.core.errors import DataError
 from seqtk.core.interfaces import Batch, Domain, DomainSpec, SequenceData
+from seqtk.core.params import OpenFraction, PositiveInt, Range, checked
+from seqtk.core.splits import LazySplits
 from seqtk.plugins.collapse import COLLAPSE_METRICS
 from seqtk.plugins.music.notes import Note, Piece
 from seqtk.plugins.music.representations import (
@@ -72,7 +74,8 @@ METRIC_NAMES: tuple[str, ...] = (
 )
 
 
-class MusicDomain(Domain):
+@checked("music")
+class MusicDomain(LazySplits, Domain):
     """Excerpts of MIDI pieces as note events (continuous) or event tokens (discrete).
 
     Parameters: ``source`` ``folder`` (the MIDI files under ``path``), ``chorales`` (Bach
@@ -88,46 +91,35 @@ class MusicDomain(Domain):
     draw real and generated excerpts beside each sample folder (needs ``seqtk[plot]``).
     """
 
-    provides: ClassVar[frozenset[str]] = frozenset({"music"})
     #: Density and coverage (``seqtk.plugins.collapse``) say whether the samples spread over the real excerpts or collapse.
     default_metrics: ClassVar[tuple[str, ...]] = (*METRIC_NAMES, *COLLAPSE_METRICS)
     scoring_metrics: ClassVar[tuple[str, ...]] = METRIC_NAMES
+    split_label: ClassVar[str] = "music"
 
     def __init__(
         self,
         source: Literal["folder", "chorales", "builtin"] = "folder",
         path: str | None = None,
         representation: Literal["events", "tokens"] = "events",
-        notes: int = 32,
-        stride: int | None = None,
+        notes: Annotated[int, Range(_MIN_NOTES)] = 32,
+        stride: PositiveInt | None = None,
         tracks: list[int] | None = None,
         drums: bool = False,
-        test_fraction: float = 0.2,
+        test_fraction: OpenFraction = 0.2,
         seed: int = 0,
-        steps_per_beat: int = 4,
-        max_shift_steps: int = 16,
-        velocity_bins: int = 8,
-        max_tokens: int | None = None,
-        builtin_count: int = 200,
+        steps_per_beat: PositiveInt = 4,
+        max_shift_steps: PositiveInt = 16,
+        velocity_bins: Annotated[int, Range(1, 127)] = 8,  # also checked by EventVocabulary
+        max_tokens: Annotated[int, Range(2)] | None = None,
+        builtin_count: Annotated[int, Range(2)] = 200,
         cache_dir: str | None = None,
-        program: int = 0,
+        program: Annotated[int, Range(0, 127)] = 0,
         pianoroll: bool = True,
     ) -> None:
-        _choice("source", source, SOURCES)
-        _choice("representation", representation, REPRESENTATIONS)
         if source == "folder" and not path:
             raise ValueError("music: source 'folder' needs path, the folder of .mid files (or choose source: chorales or builtin)")
         if source != "folder" and path:
             raise ValueError(f"music: path is only read with source 'folder', not {source!r}; remove it or set source: folder")
-        _integer("notes", notes, _MIN_NOTES)
-        if stride is not None:
-            _integer("stride", stride, 1)
-        if not 0.0 < float(test_fraction) < 1.0:
-            raise ValueError(f"music: test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
-        if max_tokens is not None:
-            _integer("max_tokens", max_tokens, 2)
-        _integer("builtin_count", builtin_count, 2)
-        _integer("program", program, 0, 127)
         self.source = source
         self.path = Path(path).expanduser() if path else None
         self.representation = representation
@@ -144,7 +136,6 @@ class MusicDomain(Domain):
         self.pianoroll = bool(pianoroll)
         # EventVocabulary validates its own settings (ValueError naming them).
         self._vocab = EventVocabulary(steps_per_beat, max_shift_steps, velocity_bins) if representation == "tokens" else None
-        self._splits: dict[str, SequenceData] | None = None
         # Fitted state: from the data (_prepare) or from a checkpoint (load_state_dict).
         self._scaler: EventScaler | None = None
         self._max_len: int | None = None
@@ -168,7 +159,6 @@ class MusicDomain(Domain):
                 pad_id=vocab.pad_id,
                 bos_id=vocab.bos_id,
                 eos_id=vocab.eos_id,
-                variable_length=True,
                 unsampled_ids=(vocab.pad_id, vocab.bos_id),
             )
         return DomainSpec(
@@ -176,7 +166,6 @@ class MusicDomain(Domain):
             max_len=self._max_len,
             features=len(EVENT_FEATURES),
             value_range=(0.0, 1.0),
-            variable_length=bool(self._length_weights),
             length_weights=self._length_weights,
         )
 
@@ -184,13 +173,9 @@ class MusicDomain(Domain):
     def feature_names(self) -> list[str]:
         return list(EVENT_FEATURES) if self._vocab is None else []
 
-    def load(self, split: Literal["train", "test"]) -> SequenceData:
-        if split not in ("train", "test"):
-            raise ValueError(f"music: split must be 'train' or 'test', got {split!r}")
-        if self._splits is None:
-            self._prepare()
-        assert self._splits is not None
-        return self._splits[split]
+    def read_splits(self, split: Literal["train", "test"]) -> dict[str, SequenceData]:
+        """Both splits: the pieces are split by piece, then each side is cut into excerpts."""
+        return self._prepare()
 
     def to_pieces(self, batch: Batch, *, prefix: str = "sample") -> list[Piece]:
         """Each row of ``batch`` (real or generated, up to its length) as a piece in beats.
@@ -311,13 +296,13 @@ class MusicDomain(Domain):
         domain._fit_events(real_events, source=str(real))
         domain._fit_timing(real_pieces)
         real_batch = domain._event_batch(real_events)
-        domain._splits = {"train": SequenceData(real_batch), "test": SequenceData(real_batch)}
+        domain.keep_splits({"train": SequenceData(real_batch), "test": SequenceData(real_batch)})
         return domain, real_batch, domain._event_batch([piece_to_events(piece) for piece in fake_excerpts])
 
     # ----------------------------------------------------------- preparing
 
-    def _prepare(self) -> None:
-        """Read the source, split by piece, cut excerpts, fit the representation (unless restored)."""
+    def _prepare(self) -> dict[str, SequenceData]:
+        """Read the source, split by piece, cut excerpts, fit the representation (unless restored); keep and return the splits."""
         pieces = self._read_source()
         train_pieces, test_pieces = split_pieces(pieces, self.test_fraction, self.seed, source=self._source_label())
         train = excerpts(train_pieces, self.notes, self.stride)
@@ -335,17 +320,20 @@ class MusicDomain(Domain):
             if not restored:
                 self._fit_events(train_events, source=self._source_label())
             test_batch = self._event_batch([piece_to_events(piece) for piece in test])
-            self._splits = {"train": SequenceData(self._event_batch(train_events)), "test": SequenceData(test_batch)}
-            return
+            splits = {"train": SequenceData(self._event_batch(train_events)), "test": SequenceData(test_batch)}
+            self.keep_splits(splits)
+            return splits
         train_ids = [self._vocab.encode(piece) for piece in train]
         test_ids = [self._vocab.encode(piece) for piece in test]
         if not restored:
             longest = max(len(ids) for ids in train_ids) + 1
             self._max_len = min(longest, self.max_tokens) if self.max_tokens is not None else longest
-        self._splits = {
+        splits = {
             "train": SequenceData(self._token_batch(train_ids, "training")),
             "test": SequenceData(self._token_batch(test_ids, "test")),
         }
+        self.keep_splits(splits)
+        return splits
 
     def _token_batch(self, token_lists: Sequence[list[int]], role: str) -> Batch:
         """Token lists cut to ``max_len - 1`` + EOS and padded; says how many were cut (the metrics see the cut notes)."""
@@ -422,7 +410,7 @@ class MusicDomain(Domain):
 
             return no_pictures()
         real: list[Piece] = []
-        if self._splits is not None or self.source != "folder" or (self.path is not None and self.path.exists()):
+        if self.has_split("test") or self.source != "folder" or (self.path is not None and self.path.exists()):
             try:
                 test = self.load("test")
                 real = self.to_pieces(test.batch.index(torch.arange(min(3, len(test)))), prefix="held-out")
@@ -537,11 +525,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _choice(name: str, value: object, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"music: {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
 def _integer(name: str, value: object, minimum: int, maximum: int | None = None) -> None:

@@ -165,7 +165,6 @@ class FeatureDistance(Metric):
     ones do, 1 that no generated value falls in a bin any real value falls in.
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"music"})
     higher_is_better: ClassVar[bool] = False
 
     def __init__(self, domain: PieceDecoder, feature: str, bins: int = DEFAULT_BINS) -> None:
@@ -193,7 +192,6 @@ class MusicDistance(Metric):
     mean of the eight ``<feature>-distance`` metrics.
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"music"})
     higher_is_better: ClassVar[bool] = False
 
     def __init__(self, domain: PieceDecoder, bins: int = DEFAULT_BINS) -> None:

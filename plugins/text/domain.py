@@ -12,24 +12,25 @@ anything else decodes samples without the data files.
 
 from __future__ import annotations
 
-import codecs
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Literal, Mapping, Sequence
 
 import torch
 
 from seqtk.core.atomic import atomic_write_text
 from seqtk.core.errors import DataError
 from seqtk.core.interfaces import Batch, Domain, DomainSpec, SequenceData
+from seqtk.core.params import PositiveInt, Range, checked
+from seqtk.core.splits import LazySplits
+from seqtk.core.textfiles import read_utf8
 from seqtk.plugins.text.tokenize import detokenize, get_tokenizer
 from seqtk.plugins.text.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
 
 __all__ = ["TextDomain", "read_sentences"]
 
 TooLong = Literal["drop", "truncate", "error"]
-_TOO_LONG = ("drop", "truncate", "error")
 #: Version of the ``state_dict`` layout.
 _STATE_FORMAT = 1
 
@@ -51,25 +52,7 @@ def read_sentences(path: Path, role: str) -> list[tuple[int, str]]:
     works too), so line numbers agree with every editor.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{role} file {path}: does not exist; expected a UTF-8 text file with one sentence per line")
-    if not path.is_file():
-        raise DataError(f"{role} file {path}: is not a file; expected a UTF-8 text file with one sentence per line")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{role} file {path}: cannot be read ({exc.strerror or exc})") from None
-    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    try:
-        text = data[start:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = start + exc.start
-        line = data.count(b"\n", 0, offset) + 1
-        column = offset - (data.rfind(b"\n", 0, offset) + 1)
-        raise DataError(
-            f"{role} file {path}: line {line}: byte offset {offset} (byte {column + 1} of the line) is not valid "
-            f"UTF-8 ({exc.reason}: {data[offset:offset + 1]!r}); expected UTF-8 text (re-save the file as UTF-8)"
-        ) from None
+    text = read_utf8(path, f"{role} file {path}", "a UTF-8 text file with one sentence per line")
     if not text.strip():
         what = "is empty" if not text else "holds only blank lines"
         raise DataError(f"{role} file {path}: {what}; expected one sentence per line")
@@ -85,7 +68,8 @@ def _as_bool(name: str, value: Any) -> bool:
     raise ValueError(f"{name} must be true or false, got {value!r}")
 
 
-class TextDomain(Domain):
+@checked("text")
+class TextDomain(LazySplits, Domain):
     """Sentences, one per line, from a training file and a held-out test file.
 
     Parameters: ``train`` / ``test`` paths of UTF-8 files, one sentence per line (blank
@@ -98,8 +82,8 @@ class TextDomain(Domain):
     ``max_len - 1`` tokens + EOS, or stop with an ``"error"``.
     """
 
-    provides: ClassVar[frozenset[str]] = frozenset({"discrete"})
     default_metrics: ClassVar[tuple[str, ...]] = ("bleu-2", "bleu-3", "bleu-4", "distinct-2", "nll-test")
+    split_label: ClassVar[str] = "text"
 
     def __init__(
         self,
@@ -107,23 +91,15 @@ class TextDomain(Domain):
         test: str,
         tokenizer: str = "word",
         lowercase: bool = False,
-        min_freq: int = 1,
-        max_vocab: int | None = None,
-        max_len: int | None = None,
+        min_freq: PositiveInt = 1,
+        max_vocab: Annotated[int, Range(5, note="or null; it counts the 4 special tokens")] | None = None,
+        max_len: Annotated[int, Range(2, note="or null; it counts the EOS")] | None = None,
         too_long: TooLong = "drop",
     ) -> None:
         for name, value in (("train", train), ("test", test)):
             if not isinstance(value, (str, Path)) or not str(value).strip():
                 raise ValueError(f"text: {name} must be the path of a text file, got {value!r}")
         self.tokenize = get_tokenizer(tokenizer)
-        if not isinstance(min_freq, int) or isinstance(min_freq, bool) or min_freq < 1:
-            raise ValueError(f"text: min_freq must be an integer >= 1, got {min_freq!r}")
-        if max_vocab is not None and (not isinstance(max_vocab, int) or isinstance(max_vocab, bool) or max_vocab < 5):
-            raise ValueError(f"text: max_vocab counts the 4 special tokens, so it must be an integer >= 5 or null, got {max_vocab!r}")
-        if max_len is not None and (not isinstance(max_len, int) or isinstance(max_len, bool) or max_len < 2):
-            raise ValueError(f"text: max_len counts the EOS, so it must be an integer >= 2 or null, got {max_len!r}")
-        if too_long not in _TOO_LONG:
-            raise ValueError(f"text: too_long must be one of {', '.join(map(repr, _TOO_LONG))}, got {too_long!r}")
         self.train_path = Path(train).expanduser()
         self.test_path = Path(test).expanduser()
         self.tokenizer = tokenizer
@@ -135,7 +111,6 @@ class TextDomain(Domain):
         self._vocab: Vocabulary | None = None
         self._max_len: int | None = None
         self._train_sentences: list[Sentence] | None = None
-        self._splits: dict[str, SequenceData] = {}
 
     # ----------------------------------------------------------- reading
 
@@ -175,7 +150,6 @@ class TextDomain(Domain):
             pad_id=PAD_ID,
             bos_id=BOS_ID,
             eos_id=EOS_ID,
-            variable_length=True,
             unsampled_ids=(PAD_ID, BOS_ID),
         )
 
@@ -232,20 +206,18 @@ class TextDomain(Domain):
         lengths = batch.lengths.detach().cpu().tolist()
         return [vocab.decode(row[: int(n)]) for row, n in zip(values, lengths)]
 
-    def load(self, split: Literal["train", "test"]) -> SequenceData:
-        if split not in ("train", "test"):
-            raise ValueError(f"text: split must be 'train' or 'test', got {split!r}")
-        if split not in self._splits:
-            self._ensure_vocabulary()
-            if split == "train":
-                sentences = self._train_sentences or self._sentences(self.train_path, "train")
-                path = self.train_path
-            else:
-                sentences, path = self._sentences(self.test_path, "test"), self.test_path
-            self._splits[split] = SequenceData(self.encode(self._fit(sentences, path)))
-            if split == "train":
-                self._train_sentences = None  # encoded now: the token lists are no longer needed
-        return self._splits[split]
+    def read_splits(self, split: Literal["train", "test"]) -> dict[str, SequenceData]:
+        """One split per file: the vocabulary comes from the training file, then ``split`` is encoded with it."""
+        self._ensure_vocabulary()
+        if split == "train":
+            sentences = self._train_sentences or self._sentences(self.train_path, "train")
+            path = self.train_path
+        else:
+            sentences, path = self._sentences(self.test_path, "test"), self.test_path
+        data = SequenceData(self.encode(self._fit(sentences, path)))
+        if split == "train":
+            self._train_sentences = None  # encoded now: the token lists are no longer needed
+        return {split: data}
 
     # ----------------------------------------------------------- output
 
@@ -323,7 +295,7 @@ class TextDomain(Domain):
         domain._vocab = Vocabulary.build(both)
         domain._max_len = max(len(tokens) for tokens in both) + 1
         real_batch = domain.encode(real_tokens)
-        domain._splits = {"train": SequenceData(real_batch), "test": SequenceData(real_batch)}
+        domain.keep_splits({"train": SequenceData(real_batch), "test": SequenceData(real_batch)})
         return domain, real_batch, domain.encode(fake_tokens)
 
     def __repr__(self) -> str:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Mapping
 from torch import Tensor, nn
 
 from seqtk.core.interfaces import DomainSpec
+from seqtk.core.params import Dropout, PositiveFloat, PositiveInt, checked
 from seqtk.plugins.init import apply_init
 from seqtk.plugins.lstm_cells import lstm_step
 from seqtk.plugins.text.recurrent import RecurrentTokenGenerator, Rollouts, State, check_token_spec
@@ -26,6 +27,7 @@ from seqtk.plugins.text.recurrent import RecurrentTokenGenerator, Rollouts, Stat
 __all__ = ["TokenLSTMGenerator", "Rollouts"]
 
 
+@checked("token-lstm generator")
 class TokenLSTMGenerator(RecurrentTokenGenerator):
     """An LSTM language model that writes token sequences (SeqGAN's generator).
 
@@ -48,27 +50,19 @@ class TokenLSTMGenerator(RecurrentTokenGenerator):
     """
 
     _name: ClassVar[str] = "token-lstm"
-    provides: ClassVar[frozenset[str]] = frozenset({"tokens", "log_probs", "relaxed", "rollouts"})
 
     def __init__(
         self,
         spec: DomainSpec,
-        embed_dim: int = 32,
-        hidden_dim: int = 32,
-        num_layers: int = 1,
-        dropout: float = 0.0,
-        temperature: float = 1.0,
+        embed_dim: PositiveInt = 32,
+        hidden_dim: PositiveInt = 32,
+        num_layers: PositiveInt = 1,
+        dropout: Dropout = 0.0,
+        temperature: PositiveFloat = 1.0,
         init: str | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         check_token_spec(spec, "token-lstm")
-        for name, value in (("embed_dim", embed_dim), ("hidden_dim", hidden_dim), ("num_layers", num_layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"token-lstm generator: {name} must be an integer >= 1, got {value!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"token-lstm generator: dropout must be a number in [0, 1), got {dropout!r}")
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ValueError(f"token-lstm generator: temperature must be a number > 0, got {temperature!r}")
         self.spec = spec
         self.vocab_size = spec.vocab_size
         self.num_layers = num_layers

@@ -10,9 +10,10 @@ and real test sentences and generated ones may differ in carrying them.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from seqtk.core.interfaces import Batch, DomainSpec, Metric
+from seqtk.core.params import PositiveInt, Range, checked
 from seqtk.plugins.text.bleu import ReferenceSet, distinct_n, self_bleu, unique_ratio
 
 __all__ = ["BLEU", "SelfBLEU", "DistinctN", "UniqueRatio", "token_rows", "MAX_BLEU_ORDER"]
@@ -43,10 +44,8 @@ def token_rows(batch: Batch, spec: DomainSpec) -> Rows:
     return tuple(rows)
 
 
-def _check_n(n: int, metric: str, high: int | None) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1 or (high is not None and n > high):
-        expected = f"an integer from 1 to {high}" if high is not None else "an integer of at least 1"
-        raise ValueError(f"{metric}: n must be {expected}, got {n!r}")
+#: A BLEU order: 1 to MAX_BLEU_ORDER.
+BleuOrder = Annotated[int, Range(1, MAX_BLEU_ORDER)]
 
 
 # Reference tables of the last test sets seen, shared by every BLEU metric (bleu-2..5
@@ -68,6 +67,7 @@ def _reference_set(rows: Rows) -> ReferenceSet:
     return references
 
 
+@checked("BLEU")
 class BLEU(Metric):
     """Mean sentence BLEU-``n`` of the samples against the whole test set (Texygen's BLEU).
 
@@ -77,12 +77,10 @@ class BLEU(Metric):
     pair it with Self-BLEU or distinct-n.
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"discrete"})
     higher_is_better: ClassVar[bool] = True
     uses_whole_test_set: ClassVar[bool] = True
 
-    def __init__(self, spec: DomainSpec, n: int = 4) -> None:
-        _check_n(n, "BLEU", MAX_BLEU_ORDER)
+    def __init__(self, spec: DomainSpec, n: BleuOrder = 4) -> None:
         self.spec = spec
         self.n = n
 
@@ -93,6 +91,7 @@ class BLEU(Metric):
         return references.mean_bleu(token_rows(fake, self.spec), self.n)
 
 
+@checked("SelfBLEU")
 class SelfBLEU(Metric):
     """Mean BLEU-``n`` of each sample against all the other samples (Texygen's Self-BLEU).
 
@@ -103,13 +102,9 @@ class SelfBLEU(Metric):
     default; values from different sample counts are not comparable.
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"discrete"})
     higher_is_better: ClassVar[bool] = False
 
-    def __init__(self, spec: DomainSpec, n: int = 4, max_samples: int | None = None) -> None:
-        _check_n(n, "SelfBLEU", MAX_BLEU_ORDER)
-        if max_samples is not None and (isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 2):
-            raise ValueError(f"SelfBLEU: max_samples must be None or an integer of at least 2, got {max_samples!r}")
+    def __init__(self, spec: DomainSpec, n: BleuOrder = 4, max_samples: Annotated[int, Range(2)] | None = None) -> None:
         self.spec = spec
         self.n = n
         self.max_samples = max_samples
@@ -123,6 +118,7 @@ class SelfBLEU(Metric):
         return self_bleu(rows, self.n)
 
 
+@checked("DistinctN")
 class DistinctN(Metric):
     """Distinct ``n``-grams over all ``n``-grams of the samples (higher means more diverse).
 
@@ -130,11 +126,9 @@ class DistinctN(Metric):
     number of samples, so compare values computed from equally many.
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"discrete"})
     higher_is_better: ClassVar[bool] = True
 
-    def __init__(self, spec: DomainSpec, n: int = 1) -> None:
-        _check_n(n, "DistinctN", None)
+    def __init__(self, spec: DomainSpec, n: PositiveInt = 1) -> None:
         self.spec = spec
         self.n = n
 
@@ -145,7 +139,6 @@ class DistinctN(Metric):
 class UniqueRatio(Metric):
     """Share of samples that are distinct sequences (1 when no sample repeats another)."""
 
-    requires: ClassVar[frozenset[str]] = frozenset({"discrete"})
     higher_is_better: ClassVar[bool] = True
 
     def __init__(self, spec: DomainSpec) -> None:

@@ -14,10 +14,12 @@ from typing import ClassVar
 import torch
 
 from seqtk.core.interfaces import Batch, Generator, Metric
+from seqtk.core.params import PositiveInt, checked
 
 __all__ = ["NLLTest"]
 
 
+@checked("nll-test")
 class NLLTest(Metric):
     """The generator's mean per-token NLL (nats) of the whole test split (lower is better).
 
@@ -27,15 +29,12 @@ class NLLTest(Metric):
     Needs the run's generator, so it cannot score sample files.
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"discrete"})
     higher_is_better: ClassVar[bool] = False
     uses_whole_test_set: ClassVar[bool] = True
 
-    def __init__(self, generator: Generator | None = None, chunk_size: int = 1024) -> None:
+    def __init__(self, generator: Generator | None = None, chunk_size: PositiveInt = 1024) -> None:
         if generator is None:
             raise ValueError("nll-test needs the run's generator; it cannot score sample files")
-        if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
-            raise ValueError(f"nll-test: chunk_size must be an integer >= 1, got {chunk_size!r}")
         self.generator = generator
         self.chunk_size = chunk_size
 

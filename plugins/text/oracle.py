@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Mapping
+from typing import Annotated, Any, ClassVar, Literal, Mapping
 
 import numpy as np
 import torch
@@ -32,6 +32,8 @@ from torch import Tensor
 from seqtk.core.atomic import atomic_write_text
 from seqtk.core.errors import DataError
 from seqtk.core.interfaces import Batch, Domain, DomainSpec, Metric, SequenceData
+from seqtk.core.params import PositiveInt, Range, checked
+from seqtk.core.splits import LazySplits
 
 __all__ = ["OracleLSTM", "OracleDomain", "OracleNLL", "PARAM_NAMES", "param_shapes", "inverse_cdf_draw"]
 
@@ -258,7 +260,8 @@ class OracleLSTM:
         return torch.cat(out) if out else torch.empty(0, device=device)
 
 
-class OracleDomain(Domain):
+@checked("oracle")
+class OracleDomain(LazySplits, Domain):
     """SeqGAN's oracle benchmark: data sampled from a fixed LSTM that also scores samples.
 
     Parameters: ``params_file`` an .npz of SeqGAN's oracle (arrays ``PARAM_NAMES``; their
@@ -270,30 +273,20 @@ class OracleDomain(Domain):
     ``torch.Generator``, so the data is the same whatever the run's seed; 88 is SeqGAN's).
     """
 
-    provides: ClassVar[frozenset[str]] = frozenset({"discrete", "oracle"})
     default_metrics: ClassVar[tuple[str, ...]] = ("nll-oracle", "nll-test")
+    split_label: ClassVar[str] = "oracle"
 
     def __init__(
         self,
         params_file: str | None = None,
-        vocab_size: int = 5000,
-        embed_dim: int = 32,
-        hidden_dim: int = 32,
-        max_len: int = 20,
-        train_samples: int = 10000,
-        test_samples: int = 10000,
+        vocab_size: Annotated[int, Range(2)] = 5000,
+        embed_dim: PositiveInt = 32,
+        hidden_dim: PositiveInt = 32,
+        max_len: PositiveInt = 20,
+        train_samples: PositiveInt = 10000,
+        test_samples: PositiveInt = 10000,
         seed: int = 88,
     ) -> None:
-        for name, value, low in (
-            ("vocab_size", vocab_size, 2),
-            ("embed_dim", embed_dim, 1),
-            ("hidden_dim", hidden_dim, 1),
-            ("max_len", max_len, 1),
-            ("train_samples", train_samples, 1),
-            ("test_samples", test_samples, 1),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"oracle: {name} must be an integer >= {low}, got {value!r}")
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise ValueError(f"oracle: seed must be an integer, got {seed!r}")
         if params_file is not None and (not isinstance(params_file, (str, Path)) or not str(params_file).strip()):
@@ -305,7 +298,6 @@ class OracleDomain(Domain):
         self.seed = seed
         self._oracle: OracleLSTM | None = None
         self._expected_fingerprint: str | None = None
-        self._splits: dict[str, SequenceData] = {}
 
     @property
     def oracle(self) -> OracleLSTM:
@@ -321,16 +313,13 @@ class OracleDomain(Domain):
 
     @property
     def spec(self) -> DomainSpec:
-        return DomainSpec(kind="discrete", max_len=self.length, vocab_size=self.vocab_size, variable_length=False)
+        return DomainSpec(kind="discrete", max_len=self.length, vocab_size=self.vocab_size)
 
-    def load(self, split: Literal["train", "test"]) -> SequenceData:
-        if split not in ("train", "test"):
-            raise ValueError(f"oracle: split must be 'train' or 'test', got {split!r}")
-        if split not in self._splits:
-            count = self.train_samples if split == "train" else self.test_samples
-            generator = torch.Generator().manual_seed(_stream_seed(self.seed, split))
-            self._splits[split] = SequenceData(Batch.full_length(self.oracle.sample(count, self.length, generator)))
-        return self._splits[split]
+    def read_splits(self, split: Literal["train", "test"]) -> dict[str, SequenceData]:
+        """Each split drawn from the oracle with its own seeded stream, so either can be drawn first."""
+        count = self.train_samples if split == "train" else self.test_samples
+        generator = torch.Generator().manual_seed(_stream_seed(self.seed, split))
+        return {split: SequenceData(Batch.full_length(self.oracle.sample(count, self.length, generator)))}
 
     def nll(self, tokens: Tensor, lengths: Tensor | None = None, chunk_size: int = 1024) -> Tensor:
         """``[N]`` mean per-token NLL of each sequence under the oracle (see :meth:`OracleLSTM.nll`)."""
@@ -375,6 +364,7 @@ class OracleDomain(Domain):
         )
 
 
+@checked("nll-oracle")
 class OracleNLL(Metric):
     """NLL-oracle: the oracle's mean per-token NLL of generated samples (lower is better).
 
@@ -384,14 +374,11 @@ class OracleNLL(Metric):
     samples, so report NLL-test beside it. ``chunk_size``: rows scored at once.
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"oracle"})
     higher_is_better: ClassVar[bool] = False
 
-    def __init__(self, domain: Domain, chunk_size: int = 1024) -> None:
+    def __init__(self, domain: Domain, chunk_size: PositiveInt = 1024) -> None:
         if not isinstance(domain, OracleDomain):
             raise ValueError(f"nll-oracle needs the oracle domain, got {type(domain).__name__}")
-        if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
-            raise ValueError(f"nll-oracle: chunk_size must be an integer >= 1, got {chunk_size!r}")
         self.domain = domain
         self.chunk_size = chunk_size
 

@@ -25,16 +25,17 @@ index prefixes without knowing what the tensors mean.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqtk.core.capabilities import Rollouts
 from seqtk.core.interfaces import Batch, DomainSpec, Generator
 from seqtk.plugins.text.sampling import gumbel_softmax_sample, sample_categorical, sample_from_weights
 
+#: ``Rollouts`` lives in :mod:`seqtk.core.capabilities` (the ``rollouts`` promise); re-exported here for older imports.
 __all__ = ["RecurrentTokenGenerator", "Rollouts", "State", "check_token_spec", "SLICE_ELEMENTS"]
 
 #: A cell's state: tensors whose first dimension is the batch (``[N, ...]``).
@@ -46,36 +47,6 @@ Draw = Callable[[Tensor], tuple[Tensor, Tensor, Tensor | None]]
 #: on 2 CPU cores for SeqGAN's rollouts (V = 5000): 2^20 logits per slice 3.1 s, 2^21
 #: 2.5 s, 2^22 2.2 s, 2^23 2.2 s (fewer, larger operations parallelise better).
 SLICE_ELEMENTS = 1 << 22
-
-
-@dataclass
-class Rollouts:
-    """Every prefix of a batch completed ``n`` times: SeqGAN's Monte-Carlo search.
-
-    For a batch of ``B`` sequences of ``T`` steps, ``values`` is ``[T - 1, n, B, T]``:
-    ``values[t - 1, i, b]`` is the ``i``-th completion of the first ``t`` tokens of row
-    ``b`` (``t = 1 .. T - 1``). ``lengths`` ``[T - 1, n, B]`` are the completions' lengths
-    (EOS included) and padding past them is ``pad_id``. ``sampled`` ``[T - 1, n, B]`` is
-    false where the prefix already held the whole sequence (``t >= length``): that
-    completion is the sequence itself and nothing was drawn, so a caller may score the
-    sequence once instead.
-    """
-
-    values: Tensor
-    lengths: Tensor
-    sampled: Tensor
-
-    @property
-    def rows(self) -> int:
-        return int(self.lengths.numel())
-
-    def batch(self, rows: Tensor | None = None) -> Batch:
-        """The completions as one flat ``Batch`` (prefix-major), or only the flat ``rows`` given."""
-        values = self.values.reshape(-1, self.values.shape[-1])
-        lengths = self.lengths.reshape(-1)
-        if rows is not None:
-            values, lengths = values[rows], lengths[rows]
-        return Batch(values=values, lengths=lengths)
 
 
 class RecurrentTokenGenerator(Generator):
@@ -94,7 +65,6 @@ class RecurrentTokenGenerator(Generator):
 
     #: The registry name, used in error messages.
     _name: ClassVar[str] = "token"
-    provides: ClassVar[frozenset[str]] = frozenset({"tokens", "log_probs", "relaxed", "rollouts"})
     spec: DomainSpec
     vocab_size: int
     start_id: int

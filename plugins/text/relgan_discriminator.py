@@ -36,13 +36,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtk.core.interfaces import Batch, Discriminator, DomainSpec
-from seqtk.plugins.discriminators import _check_dropout, _check_filters, _check_positive, _Highway, _token_embedding, embed_tokens
+from seqtk.core.params import Dropout, PositiveInt, checked
+from seqtk.plugins.discriminators import _check_filters, _Highway, _token_embedding, embed_tokens
 from seqtk.plugins.init import apply_init, check_init
 from seqtk.plugins.spectral import apply_spectral_norm
 
 __all__ = ["RelGANDiscriminator"]
 
 
+@checked("relgan-cnn discriminator")
 class RelGANDiscriminator(Discriminator):
     """RelGAN's multi-representation CNN: one score per sequence, averaged over ``num_rep`` embeddings.
 
@@ -67,12 +69,12 @@ class RelGANDiscriminator(Discriminator):
     def __init__(
         self,
         spec: DomainSpec,
-        embed_dim: int = 64,
-        num_rep: int = 64,
+        embed_dim: PositiveInt = 64,
+        num_rep: PositiveInt = 64,
         filter_sizes: list[int] | tuple[int, ...] = (2, 3, 4, 5),
         num_filters: list[int] | tuple[int, ...] = (300, 300, 300, 300),
-        hidden_dim: int = 100,
-        dropout: float = 0.25,
+        hidden_dim: PositiveInt = 100,
+        dropout: Dropout = 0.25,
         init: str | Mapping[str, Any] | None = None,
         spectral_norm: bool = False,
     ) -> None:
@@ -80,13 +82,11 @@ class RelGANDiscriminator(Discriminator):
         name = "relgan-cnn"
         if not spec.is_discrete:
             raise ValueError(f"{name} discriminator: it embeds tokens, but the domain is {spec.kind!r}; use cnn for real values")
-        _check_positive(name, embed_dim=embed_dim, num_rep=num_rep, hidden_dim=hidden_dim)
         if embed_dim % num_rep:
             raise ValueError(
                 f"{name} discriminator: embed_dim ({embed_dim}) must be a multiple of num_rep ({num_rep}): "
                 f"each representation takes embed_dim / num_rep units (RelGAN: 64 and 64)"
             )
-        _check_dropout(name, dropout)
         widths, counts = _check_filters(filter_sizes, num_filters)
         check_init(init, f"{name} discriminator")
         self.spec = spec

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtk.core.interfaces import DomainSpec
+from seqtk.core.params import PositiveFloat, PositiveInt, checked
 from seqtk.plugins.init import apply_init, check_init
 from seqtk.plugins.text.recurrent import RecurrentTokenGenerator, State, check_token_spec
 
@@ -117,6 +118,7 @@ class RelationalMemory(nn.Module):
         return input_gate * torch.tanh(candidate) + forget_gate * memory
 
 
+@checked("rmc generator")
 class RelationalMemoryGenerator(RecurrentTokenGenerator):
     """RelGAN's relational-memory language model over tokens.
 
@@ -136,26 +138,19 @@ class RelationalMemoryGenerator(RecurrentTokenGenerator):
     """
 
     _name: ClassVar[str] = "rmc"
-    provides: ClassVar[frozenset[str]] = frozenset({"tokens", "log_probs", "relaxed", "rollouts"})
 
     def __init__(
         self,
         spec: DomainSpec,
-        embed_dim: int = 32,
-        mem_slots: int = 1,
-        head_size: int = 256,
-        num_heads: int = 2,
-        temperature: float = 1.0,
+        embed_dim: PositiveInt = 32,
+        mem_slots: PositiveInt = 1,
+        head_size: PositiveInt = 256,
+        num_heads: PositiveInt = 2,
+        temperature: PositiveFloat = 1.0,
         init: str | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         check_token_spec(spec, "rmc")
-        sizes = (("embed_dim", embed_dim), ("mem_slots", mem_slots), ("head_size", head_size), ("num_heads", num_heads))
-        for name, value in sizes:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"rmc generator: {name} must be an integer >= 1, got {value!r}")
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ValueError(f"rmc generator: temperature must be a number > 0, got {temperature!r}")
         check_init(init, "rmc generator")
         self.spec = spec
         self.vocab_size = spec.vocab_size

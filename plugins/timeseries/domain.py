@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -27,6 +27,8 @@ import torch
 from seqtk.core.atomic import atomic_open
 from seqtk.core.errors import DataError
 from seqtk.core.interfaces import Batch, Domain, DomainSpec, SequenceData
+from seqtk.core.params import OpenFraction, PositiveInt, Range, checked
+from seqtk.core.splits import LazySplits
 from seqtk.plugins.timeseries.csv_samples import write_series_csv
 from seqtk.plugins.timeseries.table import Table, check_read_options, read_table
 from seqtk.plugins.timeseries.windows import MinMaxScaler, Windows, make_windows, split_rows
@@ -35,13 +37,10 @@ __all__ = ["TimeSeriesDomain", "read_samples_file", "write_samples_files"]
 
 #: The long format that seqtk writes samples in: one row per sample per step.
 LONG_FORMAT_KEYS = ("sample", "step")
-SAMPLE_FORMATS = ("csv", "npy", "both")
-SCALINGS = ("minmax", "none")
-MISSING = ("error", "drop", "interpolate")
-SPLITS = ("blocks", "tail", "series")
 
 
-class TimeSeriesDomain(Domain):
+@checked("timeseries")
+class TimeSeriesDomain(LazySplits, Domain):
     """Windows of a CSV or NPY file, min-max scaled, split into train and test without leakage.
 
     Parameters (all but ``path`` optional): ``path`` the data file (``.npy`` or CSV);
@@ -57,11 +56,11 @@ class TimeSeriesDomain(Domain):
     beside each sample file (needs ``seqtk[plot]``).
     """
 
-    provides: ClassVar[frozenset[str]] = frozenset({"continuous"})
     #: ``density`` and ``coverage`` on scaled, flattened windows (``seqtk.plugins.collapse``): mode collapse shows in the numbers.
     default_metrics: ClassVar[tuple[str, ...]] = ("mmd", "marginal", "acf", "density", "coverage")
     #: ``seqtk score`` computes the slow post-hoc scores too: it runs once, not every eval.
     scoring_metrics: ClassVar[tuple[str, ...]] = ("mmd", "marginal", "acf", "density", "coverage", "discriminative", "predictive")
+    split_label: ClassVar[str] = "timeseries"
 
     def __init__(
         self,
@@ -72,31 +71,19 @@ class TimeSeriesDomain(Domain):
         reverse: bool = False,
         missing: Literal["error", "drop", "interpolate"] = "error",
         delimiter: str = ",",
-        window: int | None = 24,
-        stride: int = 1,
+        window: Annotated[int, Range(2, note="or null: the whole series")] | None = 24,
+        stride: PositiveInt = 1,
         keep_short: bool = False,
         split: Literal["blocks", "tail", "series"] = "blocks",
-        blocks: int = 10,
-        test_fraction: float = 0.2,
+        blocks: Annotated[int, Range(2)] = 10,
+        test_fraction: OpenFraction = 0.2,
         scale: Literal["minmax", "none"] = "minmax",
         seed: int = 0,
         samples_format: Literal["csv", "npy", "both"] = "csv",
         plots: bool = True,
     ) -> None:
-        _choice("missing", missing, MISSING)
-        _choice("split", split, SPLITS)
-        _choice("scale", scale, SCALINGS)
-        _choice("samples_format", samples_format, SAMPLE_FORMATS)
-        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 2):
-            raise ValueError(f"timeseries: window must be an integer >= 2 or null (whole series), got {window!r}")
-        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-            raise ValueError(f"timeseries: stride must be an integer >= 1, got {stride!r}")
-        if not 0.0 < test_fraction < 1.0:
-            raise ValueError(f"timeseries: test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
         if time_column is not None and reverse:
             raise ValueError("timeseries: give time_column (rows sorted by time) or reverse (rows reversed), not both")
-        if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 2:
-            raise ValueError(f"timeseries: blocks must be an integer >= 2, got {blocks!r}")
         try:  # now, so that a recipe mistake is a recipe error, not a failure on first use of the data
             check_read_options(columns, time_column, series_column, reverse, missing, delimiter)
         except ValueError as exc:
@@ -118,7 +105,6 @@ class TimeSeriesDomain(Domain):
         self.seed = seed
         self.samples_format = samples_format
         self.plots = plots
-        self._splits: dict[str, SequenceData] | None = None
         # Fitted state: set by _prepare() from the data, or by load_state_dict() from a checkpoint.
         self._names: list[str] | None = None
         self._scaler: MinMaxScaler | None = None
@@ -137,7 +123,6 @@ class TimeSeriesDomain(Domain):
             max_len=self._max_len,
             features=len(self._names),
             value_range=(0.0, 1.0) if self.scale == "minmax" else None,
-            variable_length=bool(self._length_weights),
             length_weights=self._length_weights,
         )
 
@@ -148,13 +133,9 @@ class TimeSeriesDomain(Domain):
         assert self._names is not None
         return list(self._names)
 
-    def load(self, split: Literal["train", "test"]) -> SequenceData:
-        if split not in ("train", "test"):
-            raise ValueError(f"timeseries: split must be 'train' or 'test', got {split!r}")
-        if self._splits is None:
-            self._prepare()
-        assert self._splits is not None
-        return self._splits[split]
+    def read_splits(self, split: Literal["train", "test"]) -> dict[str, SequenceData]:
+        """Both splits: one pass over the file splits its rows, then cuts windows on each side."""
+        return self._prepare()
 
     def write_samples(self, batch: Batch, directory: Path, stem: str) -> list[Path]:
         """Samples in the data's original units: ``<stem>.csv`` (long format) and/or ``<stem>.npy``, plus pictures."""
@@ -162,7 +143,7 @@ class TimeSeriesDomain(Domain):
         lengths = batch.lengths.detach().cpu().numpy()
         written = write_samples_files(self.to_original_units(values), lengths, Path(directory), stem, self.feature_names, self.samples_format)
         # Pictures compare with the real test windows: skipped when sampling without the data file.
-        if self.plots and (self._splits is not None or self.path.is_file()):
+        if self.plots and (self.has_split("test") or self.path.is_file()):
             written += self._write_pictures(values, lengths, Path(directory), stem)
         return written
 
@@ -191,14 +172,25 @@ class TimeSeriesDomain(Domain):
         read as one sequence per sample. Any other file is read like training data (with
         ``params`` such as ``columns``, ``time_column``, ``reverse``) and cut into windows
         as long as the samples are (``--param window=N`` to choose), every ``stride`` rows.
-        The scaler is fitted on the real data, so the scores are in the same units a run
+        A plain file of samples (one series, or several with ``series_column``) is cut
+        into the same ``window``-step windows; without ``window`` each of its series is
+        one sequence, and a single series is refused (one sample scores nothing). The
+        scaler is fitted on the real data, so the scores are in the same units a run
         reports them in.
         """
         params = dict(params)
-        fake_values, fake_lengths, fake_names = read_samples_file(Path(samples), params)
-        window = params.pop("window", int(fake_lengths.max()))
+        window = params.pop("window", None)
         if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 2):
             raise DataError(f"--param window={window!r}: expected an integer >= 2 (steps per real window) or null (whole series)")
+        fake_values, fake_lengths, fake_names = read_samples_file(Path(samples), params, window=window)
+        if window is None and len(fake_lengths) < 2 and not _one_sequence_per_sample(Path(samples), params):
+            raise DataError(
+                f"{samples}: no 'sample' and 'step' columns, so it is read as one series of {int(fake_lengths.sum())} rows, "
+                "which is one sample; expected seqtk's long format (a header 'sample,step,<features>', one row per "
+                "sample per step), a 3-D .npy, or --param window=N to cut this series into N-step samples "
+                "(the real file is cut the same way)"
+            )
+        window = int(fake_lengths.max()) if window is None else window
         real_values, real_lengths, real_names = read_samples_file(Path(real), params, window=window)
         if list(real_names) != list(fake_names):
             raise DataError(
@@ -223,8 +215,8 @@ class TimeSeriesDomain(Domain):
             return np.asarray(values, dtype=np.float64)
         return self._scaler.inverse(values)
 
-    def _prepare(self) -> None:
-        """Read, split, scale and window the file once; fill the fitted state unless restored."""
+    def _prepare(self) -> dict[str, SequenceData]:
+        """Read, split, scale and window the file once; fill the fitted state unless restored; keep and return the splits."""
         table = self._read()
         is_test = split_rows(table.series, test_fraction=self.test_fraction, mode=self.split, blocks=self.blocks, seed=self.seed)
         if self._names is not None and list(table.columns) != self._names:
@@ -239,7 +231,9 @@ class TimeSeriesDomain(Domain):
             self._max_len = int(self.window if self.window is not None else max(train.lengths.max(), test.lengths.max()))
             self._length_weights = _length_weights(train.lengths, self._max_len)
         self._names = list(table.columns)
-        self._splits = {"train": _sequences(train, self._max_len), "test": _sequences(test, self._max_len)}
+        splits = {"train": _sequences(train, self._max_len), "test": _sequences(test, self._max_len)}
+        self.keep_splits(splits)
+        return splits
 
     def _read(self) -> Table:
         return read_table(
@@ -310,7 +304,7 @@ def read_samples_file(path: Path, params: Mapping[str, Any], *, window: int | No
     unknown = set(params) - set(options) - {"stride", "window"}
     if unknown:
         raise DataError(f"--param {', '.join(sorted(unknown))}: not an option of timeseries scoring; valid: columns, time_column, series_column, reverse, missing, delimiter, window, stride")
-    long_delimiter = next((d for d in dict.fromkeys([options.get("delimiter", ","), ","]) if _is_long_csv(path, d)), None)
+    long_delimiter = _long_csv_delimiter(path, options)
     if long_delimiter is not None:
         # The order is in the sample and step columns: ``reverse`` is for the real file only,
         # and seqtk writes commas whatever the real file uses.
@@ -325,6 +319,18 @@ def read_samples_file(path: Path, params: Mapping[str, Any], *, window: int | No
     everything = np.zeros(len(table.values), dtype=bool)
     windows, _ = make_windows(table.values, table.series, everything, length=window, stride=stride, keep_short=window is None, source=str(path), need_test=False)
     return windows.values.astype(np.float64), windows.lengths, list(table.columns)
+
+
+def _one_sequence_per_sample(path: Path, params: Mapping[str, Any]) -> bool:
+    """True for seqtk's long CSV and 3-D NPY files: their sequences are the samples, never cut into windows."""
+    if path.suffix == ".npy":
+        return np.load(path, mmap_mode="r", allow_pickle=False).ndim == 3
+    return _long_csv_delimiter(path, params) is not None
+
+
+def _long_csv_delimiter(path: Path, options: Mapping[str, Any]) -> str | None:
+    """The delimiter with which ``path`` reads as seqtk's long CSV (the given one, else a comma), or None."""
+    return next((d for d in dict.fromkeys([options.get("delimiter", ","), ","]) if _is_long_csv(path, d)), None)
 
 
 def _is_long_csv(path: Path, delimiter: str) -> bool:
@@ -362,8 +368,3 @@ def _length_weights(lengths: np.ndarray, max_len: int) -> tuple[float, ...]:
         return ()
     counts = np.bincount(np.asarray(lengths, dtype=np.int64), minlength=max_len + 1)[1:]
     return tuple(float(c) / float(counts.sum()) for c in counts)
-
-
-def _choice(name: str, value: object, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"timeseries: {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")

@@ -6,13 +6,14 @@ CPU, ignore padding (``Batch.mask``), compute in float64 and return a Python flo
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from seqtk.core.interfaces import Batch, Metric
+from seqtk.core.params import PositiveInt, Range, checked
 
 __all__ = ["MMD", "MarginalDistance", "AutocorrelationDistance", "mmd_rbf", "wasserstein_1d", "autocorrelation"]
 
@@ -66,6 +67,7 @@ def mmd_rbf(x: Tensor, y: Tensor) -> float:
     return max(float(value), 0.0)
 
 
+@checked("mmd")
 class MMD(Metric):
     """Maximum mean discrepancy between real and generated sequences (see :func:`mmd_rbf`).
 
@@ -73,12 +75,9 @@ class MMD(Metric):
     first ``max_samples`` sequences of each side are used (cost grows with its square).
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"continuous"})
     higher_is_better: ClassVar[bool] = False
 
-    def __init__(self, max_samples: int = 1000) -> None:
-        if max_samples < 2:
-            raise ValueError(f"mmd: max_samples must be >= 2, got {max_samples!r}")
+    def __init__(self, max_samples: Annotated[int, Range(2)] = 1000) -> None:
         self.max_samples = max_samples
 
     def __call__(self, real: Batch, fake: Batch) -> float:
@@ -120,7 +119,6 @@ class MarginalDistance(Metric):
     once whether the generator produces the right range and histogram of values.
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"continuous"})
     higher_is_better: ClassVar[bool] = False
 
     def __call__(self, real: Batch, fake: Batch) -> float:
@@ -171,6 +169,7 @@ def _is_constant(values: Tensor, mask: Tensor) -> Tensor:
     return ~(high > low)
 
 
+@checked("acf")
 class AutocorrelationDistance(Metric):
     """Mean absolute difference between real and generated mean autocorrelation functions.
 
@@ -179,12 +178,9 @@ class AutocorrelationDistance(Metric):
     values. It measures temporal dynamics, which the marginal distance ignores.
     """
 
-    requires: ClassVar[frozenset[str]] = frozenset({"continuous"})
     higher_is_better: ClassVar[bool] = False
 
-    def __init__(self, max_lag: int = 5) -> None:
-        if max_lag < 1:
-            raise ValueError(f"acf: max_lag must be >= 1, got {max_lag!r}")
+    def __init__(self, max_lag: PositiveInt = 5) -> None:
         self.max_lag = max_lag
 
     def __call__(self, real: Batch, fake: Batch) -> float:

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.core.interfaces import Batch, DomainSpec, Metric
+from seqtk.core.params import NonNegativeInt, PositiveFloat, PositiveInt, checked
 
 __all__ = [
     "DiscriminativeScore",
@@ -312,17 +313,16 @@ def repeated(fn: Callable[[int], float], repeats: int, seed: int = 0) -> tuple[f
 # --------------------------------------------------------------------------- metrics
 
 
+@checked(lambda self: self.name)
 class _PostHocMetric(Metric):
     """Shared constructor checks and the repeat loop of the two post-hoc scores."""
 
-    requires: ClassVar[frozenset[str]] = frozenset({"continuous"})
     higher_is_better: ClassVar[bool] = False
     name: ClassVar[str] = ""
 
-    def __init__(self, spec: DomainSpec, steps: int, batch_size: int, lr: float, repeats: int, seed: int) -> None:
-        _check_training(steps, batch_size, lr, self.name)
-        _positive_int(repeats, "repeats", self.name)
-        _seed_int(seed, self.name)
+    def __init__(
+        self, spec: DomainSpec, steps: PositiveInt, batch_size: PositiveInt, lr: PositiveFloat, repeats: PositiveInt, seed: NonNegativeInt
+    ) -> None:
         if spec.kind != "continuous":
             raise ValueError(f"{self.name}: needs a continuous domain, got a {spec.kind} one")
         self.spec = spec
@@ -353,11 +353,11 @@ class DiscriminativeScore(_PostHocMetric):
     def __init__(
         self,
         spec: DomainSpec,
-        steps: int = 2000,
-        batch_size: int = 128,
-        lr: float = 1e-3,
-        repeats: int = 1,
-        seed: int = 0,
+        steps: PositiveInt = 2000,
+        batch_size: PositiveInt = 128,
+        lr: PositiveFloat = 1e-3,
+        repeats: PositiveInt = 1,
+        seed: NonNegativeInt = 0,
     ) -> None:
         super().__init__(spec, steps, batch_size, lr, repeats, seed)
 
@@ -374,11 +374,11 @@ class PredictiveScore(_PostHocMetric):
     def __init__(
         self,
         spec: DomainSpec,
-        steps: int = 5000,
-        batch_size: int = 128,
-        lr: float = 1e-3,
-        repeats: int = 1,
-        seed: int = 0,
+        steps: PositiveInt = 5000,
+        batch_size: PositiveInt = 128,
+        lr: PositiveFloat = 1e-3,
+        repeats: PositiveInt = 1,
+        seed: NonNegativeInt = 0,
     ) -> None:
         super().__init__(spec, steps, batch_size, lr, repeats, seed)
         if spec.features and spec.features < 2:

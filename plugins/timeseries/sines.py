@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Mapping
+from typing import Annotated, Any, ClassVar, Literal, Mapping
 
 import numpy as np
 import torch
 
 from seqtk.core.interfaces import Batch, Domain, DomainSpec, SequenceData
+from seqtk.core.params import OpenFraction, PositiveInt, Range, checked
+from seqtk.core.splits import LazySplits
 from seqtk.plugins.timeseries.csv_samples import write_series_csv
 
 __all__ = ["SinesDomain", "sine_waves"]
@@ -45,7 +47,8 @@ def sine_waves(samples: int, length: int, features: int, variant: Variant, rng: 
     return ((np.sin(freq * t + phase) + 1.0) / 2.0).astype(np.float32)
 
 
-class SinesDomain(Domain):
+@checked("sines")
+class SinesDomain(LazySplits, Domain):
     """Multivariate sine waves (TimeGAN's benchmark), 'code' or 'paper' variant.
 
     Parameters: ``samples`` number of series in total (train + test); ``length`` steps per
@@ -57,30 +60,20 @@ class SinesDomain(Domain):
     ``pip install 'seqtk[plot]'``; without it a warning, no pictures).
     """
 
-    provides: ClassVar[frozenset[str]] = frozenset({"continuous"})
     #: ``density`` and ``coverage`` on scaled, flattened windows (``seqtk.plugins.collapse``): mode collapse shows in the numbers.
     default_metrics: ClassVar[tuple[str, ...]] = ("mmd", "marginal", "acf", "density", "coverage")
+    split_label: ClassVar[str] = "sines"
 
     def __init__(
         self,
-        samples: int = 10000,
-        length: int = 24,
-        features: int = 5,
+        samples: Annotated[int, Range(2, note="one train and one test series")] = 10000,
+        length: Annotated[int, Range(2)] = 24,
+        features: PositiveInt = 5,
         variant: Variant = "code",
-        test_fraction: float = 0.2,
+        test_fraction: OpenFraction = 0.2,
         seed: int = 0,
         plots: bool = True,
     ) -> None:
-        if samples < 2:
-            raise ValueError(f"sines: samples must be >= 2 (one train and one test series), got {samples!r}")
-        if length < 2:
-            raise ValueError(f"sines: length must be >= 2, got {length!r}")
-        if features < 1:
-            raise ValueError(f"sines: features must be >= 1, got {features!r}")
-        if not 0.0 < test_fraction < 1.0:
-            raise ValueError(f"sines: test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
-        if variant not in _RANGES:
-            raise ValueError(f"sines: variant must be one of {', '.join(map(repr, _RANGES))}, got {variant!r}")
         self.samples = samples
         self.length = length
         self.features = features
@@ -88,7 +81,6 @@ class SinesDomain(Domain):
         self.test_fraction = test_fraction
         self.seed = seed
         self.plots = plots
-        self._splits: dict[str, SequenceData] | None = None
 
     @property
     def spec(self) -> DomainSpec:
@@ -99,14 +91,8 @@ class SinesDomain(Domain):
         """Held-out series: ``round(samples * test_fraction)``, at least one and leaving one to train on."""
         return min(self.samples - 1, max(1, round(self.samples * self.test_fraction)))
 
-    def load(self, split: Literal["train", "test"]) -> SequenceData:
-        if split not in ("train", "test"):
-            raise ValueError(f"sines: split must be 'train' or 'test', got {split!r}")
-        if self._splits is None:
-            self._splits = self._generate()
-        return self._splits[split]
-
-    def _generate(self) -> dict[str, SequenceData]:
+    def read_splits(self, split: Literal["train", "test"]) -> dict[str, SequenceData]:
+        """Both splits, generated together from one seeded stream."""
         data = torch.from_numpy(
             sine_waves(self.samples, self.length, self.features, self.variant, np.random.default_rng(self.seed))
         )

@@ -23,6 +23,7 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 
 from seqtk.core.errors import DataError
+from seqtk.core.textfiles import read_utf8
 
 __all__ = ["MISSING_CHOICES", "MISSING_MARKERS", "MissingPolicy", "Table", "check_read_options", "read_table"]
 
@@ -226,25 +227,7 @@ def _read_csv(
 
 def _decode(path: Path) -> str:
     """The file as text (UTF-8, an optional byte-order mark); ``DataError`` naming the line and byte otherwise."""
-    if not path.exists():
-        raise DataError(f"{path}: file does not exist; expected a CSV file with a header line")
-    if not path.is_file():
-        raise DataError(f"{path}: is not a file; expected a CSV file with a header line")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        offset = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
-        line = data.count(b"\n", 0, offset) + 1
-        column = offset - (data.rfind(b"\n", 0, offset) + 1)
-        hint = " (it looks like a NumPy array: give it a .npy suffix)" if data.startswith(_NPY_MAGIC) else ""
-        raise DataError(
-            f"{path}: line {line}: byte {column + 1} of the line (offset {offset}) is not valid UTF-8 "
-            f"({exc.reason}: {data[offset:offset + 1]!r}); expected UTF-8 text, re-save the file as UTF-8{hint}"
-        ) from None
+    text = read_utf8(path, str(path), "a CSV file with a header line")
     if not text.strip():
         raise DataError(f"{path}: file is empty; expected a header line and at least one data row")
     return text

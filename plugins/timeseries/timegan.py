@@ -37,13 +37,14 @@ them the same way, independently); evaluation samples with the sampling view
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from seqtk.core.interfaces import Batch, Discriminator, DomainSpec, Generator, Model, ModelPhase, ModelUpdates
+from seqtk.core.params import NonNegativeFloat, NonNegativeInt, PositiveInt, Range, checked
 from seqtk.plugins.init import apply_init
 
 __all__ = ["TimeGAN"]
@@ -83,7 +84,6 @@ class TimeGANSampler(Generator):
     checkpoint's ``generator`` entry see exactly what the model trained.
     """
 
-    provides: ClassVar[frozenset[str]] = frozenset({"values"})
 
     def __init__(self, owner: "TimeGAN") -> None:
         super().__init__()
@@ -123,6 +123,7 @@ class TimeGANCritic(Discriminator):
         return self.discriminator(self.embedder(owner.to_unit(batch.values))).squeeze(-1)
 
 
+@checked("timegan")
 class TimeGAN(Model):
     """TimeGAN: an autoencoder's latent space, a supervisor for step-ahead dynamics, an adversarial game on latents.
 
@@ -140,49 +141,27 @@ class TimeGAN(Model):
     (:mod:`seqtk.plugins.init`; the code used TensorFlow's defaults).
     """
 
-    provides: ClassVar[frozenset[str]] = frozenset({"values"})
 
     def __init__(
         self,
         spec: DomainSpec,
-        hidden_dim: int = 24,
-        num_layers: int = 3,
-        autoencoder_steps: int = 10000,
-        supervisor_steps: int = 10000,
-        joint_steps: int = 10000,
-        gamma: float = 1.0,
-        eta: float = 100.0,
-        moment_weight: float = 100.0,
-        reconstruction_weight: float = 10.0,
-        embedder_supervised_weight: float = 0.1,
-        discriminator_threshold: float = 0.15,
-        generator_updates: int = 2,
+        hidden_dim: PositiveInt = 24,
+        num_layers: Annotated[int, Range(2, note="the supervisor has one layer fewer")] = 3,
+        autoencoder_steps: NonNegativeInt = 10000,
+        supervisor_steps: NonNegativeInt = 10000,
+        joint_steps: NonNegativeInt = 10000,
+        gamma: NonNegativeFloat = 1.0,
+        eta: NonNegativeFloat = 100.0,
+        moment_weight: NonNegativeFloat = 100.0,
+        reconstruction_weight: NonNegativeFloat = 10.0,
+        embedder_supervised_weight: NonNegativeFloat = 0.1,
+        discriminator_threshold: NonNegativeFloat = 0.15,
+        generator_updates: PositiveInt = 2,
         init: str | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if spec.kind != "continuous" or spec.features < 1:
             raise ValueError(f"timegan: it models real-valued series, but the domain is {spec.kind!r} with {spec.features} features")
-        for name, value, least in (
-            ("hidden_dim", hidden_dim, 1),
-            ("num_layers", num_layers, 2),
-            ("autoencoder_steps", autoencoder_steps, 0),
-            ("supervisor_steps", supervisor_steps, 0),
-            ("joint_steps", joint_steps, 0),
-            ("generator_updates", generator_updates, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                why = " (the supervisor has one layer fewer)" if name == "num_layers" else ""
-                raise ValueError(f"timegan: {name} must be an integer >= {least}{why}, got {value!r}")
-        for name, number in (
-            ("gamma", gamma),
-            ("eta", eta),
-            ("moment_weight", moment_weight),
-            ("reconstruction_weight", reconstruction_weight),
-            ("embedder_supervised_weight", embedder_supervised_weight),
-            ("discriminator_threshold", discriminator_threshold),
-        ):
-            if isinstance(number, bool) or not isinstance(number, (int, float)) or not float(number) >= 0.0:
-                raise ValueError(f"timegan: {name} must be a number >= 0, got {number!r}")
         if spec.length_weights and len(spec.length_weights) != spec.max_len:
             raise ValueError(f"timegan: spec.length_weights must hold {spec.max_len} weights (lengths 1..max_len), got {len(spec.length_weights)}")
         self.spec = spec
