@@ -48,7 +48,7 @@ from seqtk.core.interfaces import Batch, Discriminator, DomainSpec
 from seqtk.plugins import discriminators
 from seqtk.plugins.estimators import Reinforce
 from seqtk.plugins.objectives import Minimax
-from seqtk.plugins.text.generator import TokenLSTMGenerator
+from seqtk.plugins.tokens.generator import TokenLSTMGenerator
 
 VOCAB, LENGTH, BATCH, ROLLOUTS = 5000, 20, 64, 16
 SEQGAN_CNN: dict[str, Any] = {

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seqtk.core.interfaces import DomainSpec
-from seqtk.plugins.text.generator import TokenLSTMGenerator
+from seqtk.plugins.tokens.generator import TokenLSTMGenerator
 
 VOCAB, LENGTH, EMBED, HIDDEN = 5000, 20, 32, 32
 

@@ -31,6 +31,7 @@ def main(recipe_path: str, out_dir: str) -> None:
             "generator": trainer.parts.generator.state_dict(),
             "discriminator": trainer.parts.discriminator.state_dict(),
             "step": trainer.state.step,
+            "stopped": trainer.state.stopped,  # why a callback ended the run early, or None
         }
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     torch.save(state, Path(out_dir) / f"rank{dist.rank}.pt")

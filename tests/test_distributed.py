@@ -212,6 +212,22 @@ def test_wgan_gp_penalty_trains_under_ddp_with_ranks_in_step(wgan_reference: tup
     assert rows[-1]["d_loss"] < rows[0]["d_loss"] and rows[-1]["d_loss"] < 0
 
 
+def test_early_stopping_under_two_ranks_stops_every_rank_at_the_single_process_step(tmp_path: Path) -> None:
+    """Rank 0 alone evaluates; its stop request must reach rank 1 at the same step, or rank 1 would hang in the next all-reduce."""
+    from test_callbacks import NEVER_IMPROVES
+
+    stopping = {"early_stopping": NEVER_IMPROVES}
+    single = run(tiny(tmp_path, "single", train__device="cpu", callbacks=stopping))
+    assert single.steps == 15  # evaluations at 0 (the best), 10 and 15: patience 2 runs out at 15
+    recipe = write_recipe(tmp_path, tiny(tmp_path, "ddp", train__device="cpu", callbacks=stopping), "ddp")
+    launch(torchrun(str(WORKER), str(recipe), str(tmp_path / "ranks")))
+    assert_ranks_identical(tmp_path / "ranks")
+    ranks = [torch.load(tmp_path / "ranks" / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    assert [r["step"] for r in ranks] == [15, 15]
+    assert ranks[0]["stopped"] == ranks[1]["stopped"] == single.stopped_early and single.stopped_early["by"] == "early-stopping"
+    assert ckpt.list_checkpoints(tmp_path / "ddp" / "checkpoints")[-1][0] == 15
+
+
 def test_reinforce_rollouts_train_under_ddp_with_ranks_in_step(tmp_path: Path) -> None:
     recipe = oracle_mle(tmp_path, "seqgan", steps=10)
     recipe["train"]["pretrain"]["discriminator_steps"] = 4

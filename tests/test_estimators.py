@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from seqtk.core.interfaces import Batch, Discriminator, DomainSpec, Scores
 from seqtk.plugins.estimators import GumbelSoftmax, Reinforce
 from seqtk.plugins.objectives import Minimax
-from seqtk.plugins.text.generator import TokenLSTMGenerator
+from seqtk.plugins.tokens.generator import TokenLSTMGenerator
 
 PAD, BOS, EOS, TARGET = 0, 1, 2, 3
 TEXT = DomainSpec(

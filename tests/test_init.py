@@ -12,7 +12,7 @@ from torch import nn
 from seqtk.core.interfaces import DomainSpec
 from seqtk.plugins.discriminators import CNNDiscriminator
 from seqtk.plugins.init import SCHEMES, apply_init, check_init
-from seqtk.plugins.text.generator import TokenLSTMGenerator
+from seqtk.plugins.tokens.generator import TokenLSTMGenerator
 
 TOKENS = DomainSpec(kind="discrete", max_len=6, vocab_size=40, pad_id=0, bos_id=1, eos_id=2, unsampled_ids=(0, 1))
 VALUES = DomainSpec(kind="continuous", max_len=6, features=3, value_range=(-1.0, 1.0))

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from seqtk.core.interfaces import Batch, Generator
-from seqtk.plugins.text.nll import NLLTest
+from seqtk.plugins.tokens.nll import NLLTest
 
 
 class FixedDistribution(Generator):

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from seqtk.core.interfaces import Batch, DomainSpec
-from seqtk.plugins.text.relgan_discriminator import RelGANDiscriminator
+from seqtk.plugins.tokens.relgan_discriminator import RelGANDiscriminator
 
 SPEC = DomainSpec(kind="discrete", max_len=7, vocab_size=9, pad_id=0, bos_id=1, eos_id=2, unsampled_ids=(0, 1))
 

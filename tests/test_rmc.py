@@ -1,7 +1,7 @@
 """RelationalMemoryGenerator (rmc): RelGAN's relational memory core behind the shared token loop.
 
 The loop itself (EOS, padding, relaxations, rollouts) is tested in depth on token-lstm
-(test_text_generator.py); here the same properties are checked on the relational core,
+(test_token_generator.py); here the same properties are checked on the relational core,
 plus the core's own equations and that a tiny rmc learns.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_text_generator import BOS, EOS, ORACLE, PAD, TEXT, p_value, token_log_probs
+from test_token_generator import BOS, EOS, ORACLE, PAD, TEXT, p_value, token_log_probs
 
 from seqtk.core.interfaces import Batch, DomainSpec
-from seqtk.plugins.text.rmc import RelationalMemory, RelationalMemoryGenerator, RowsLayerNorm
+from seqtk.plugins.tokens.rmc import RelationalMemory, RelationalMemoryGenerator, RowsLayerNorm
 
 ALPHA = 1e-4
 

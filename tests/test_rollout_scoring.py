@@ -17,7 +17,7 @@ from seqtk.core.interfaces import Batch, Discriminator, DomainSpec
 from seqtk.plugins.discriminators import CNNDiscriminator
 from seqtk.plugins.estimators import Reinforce
 from seqtk.plugins.objectives import Minimax
-from seqtk.plugins.text.generator import TokenLSTMGenerator
+from seqtk.plugins.tokens.generator import TokenLSTMGenerator
 
 TOLERANCE = 1e-5
 

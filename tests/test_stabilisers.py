@@ -29,7 +29,7 @@ from seqtk.core.stabilisers import add_instance_noise, r1_penalty
 from seqtk.core.trainer import EVAL_SEED_OFFSET, sample_in_chunks
 from seqtk.plugins.discriminators import CNNDiscriminator, GRUDiscriminator, LSTMDiscriminator
 from seqtk.plugins.spectral import normalised_weights
-from seqtk.plugins.text.relgan_discriminator import RelGANDiscriminator
+from seqtk.plugins.tokens.relgan_discriminator import RelGANDiscriminator
 
 VALUES = DomainSpec(kind="continuous", max_len=6, features=3)
 TOKENS = DomainSpec(kind="discrete", max_len=6, vocab_size=7)

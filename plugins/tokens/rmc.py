@@ -4,7 +4,7 @@ An LSTM packs everything it has read into one vector; a relational memory keeps 
 memory slots that attend to each other and to the new input at every step, which RelGAN
 credits for its longer-range coherence and for resisting mode collapse. Sampling,
 Gumbel-softmax relaxations, rollouts and the teacher-forced NLL are those of every
-recurrent token generator (:class:`~seqtk.plugins.text.recurrent.RecurrentTokenGenerator`);
+recurrent token generator (:class:`~seqtk.plugins.tokens.recurrent.RecurrentTokenGenerator`);
 this module holds only the cell.
 
 One step of the core, as RelGAN's TensorFlow code runs it (``utils/models/relational_memory.py``
@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from seqtk.core.interfaces import DomainSpec
 from seqtk.core.params import PositiveFloat, PositiveInt, checked
 from seqtk.plugins.init import apply_init, check_init
-from seqtk.plugins.text.recurrent import RecurrentTokenGenerator, State, check_token_spec
+from seqtk.plugins.tokens.recurrent import RecurrentTokenGenerator, State, check_token_spec
 
 __all__ = ["RelationalMemory", "RelationalMemoryGenerator", "RowsLayerNorm"]
 

@@ -3,13 +3,13 @@
 One network serves every discrete estimator: sampling with log-probabilities
 (REINFORCE), Gumbel-softmax relaxations (RelGAN), batched rollouts (SeqGAN's Monte-Carlo
 search) and the teacher-forced NLL all come from
-:class:`~seqtk.plugins.text.recurrent.RecurrentTokenGenerator`, shared with RelGAN's
+:class:`~seqtk.plugins.tokens.recurrent.RecurrentTokenGenerator`, shared with RelGAN's
 relational-memory generator; this module holds only the LSTM cell.
 
 Sampling steps the LSTM by hand (``torch.lstm_cell``, the fused cell ``nn.LSTMCell``
 uses, on the weights of the ``nn.LSTM`` that teacher forcing calls once per sequence):
 per step it is about twice as fast as calling ``nn.LSTM`` on a length-1 sequence for small
-batches. Tokens are drawn with :func:`~seqtk.plugins.text.sampling.sample_categorical`.
+batches. Tokens are drawn with :func:`~seqtk.plugins.tokens.sampling.sample_categorical`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from seqtk.core.interfaces import DomainSpec
 from seqtk.core.params import Dropout, PositiveFloat, PositiveInt, checked
 from seqtk.plugins.init import apply_init
 from seqtk.plugins.lstm_cells import lstm_step
-from seqtk.plugins.text.recurrent import RecurrentTokenGenerator, Rollouts, State, check_token_spec
+from seqtk.plugins.tokens.recurrent import RecurrentTokenGenerator, Rollouts, State, check_token_spec
 
 __all__ = ["TokenLSTMGenerator", "Rollouts"]
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from scipy import stats
 
-from seqtk.plugins.text.sampling import (
+from seqtk.plugins.tokens.sampling import (
     _inverse_cdf,
     block_size,
     gumbel_softmax_sample,

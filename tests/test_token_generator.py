@@ -13,7 +13,7 @@ import torch
 from scipy import stats
 
 from seqtk.core.interfaces import Batch, DomainSpec
-from seqtk.plugins.text.generator import TokenLSTMGenerator
+from seqtk.plugins.tokens.generator import TokenLSTMGenerator
 
 PAD, BOS, EOS = 0, 1, 2
 ALPHA = 1e-4

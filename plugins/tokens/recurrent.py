@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from seqtk.core.capabilities import Rollouts
 from seqtk.core.interfaces import Batch, DomainSpec, Generator
-from seqtk.plugins.text.sampling import gumbel_softmax_sample, sample_categorical, sample_from_weights
+from seqtk.plugins.tokens.sampling import gumbel_softmax_sample, sample_categorical, sample_from_weights
 
 #: ``Rollouts`` lives in :mod:`seqtk.core.capabilities` (the ``rollouts`` promise); re-exported here for older imports.
 __all__ = ["RecurrentTokenGenerator", "Rollouts", "State", "check_token_spec", "SLICE_ELEMENTS"]
