@@ -185,10 +185,10 @@ def test_unknown_feature_names_the_valid_ones_and_the_closest():
 def test_bad_bins_and_domains_are_refused(bins):
     with pytest.raises(ValueError) as error:
         FeatureDistance(LookupDomain(HAND), "polyphony", bins=bins)
-    assert str(error.value) == f"polyphony-distance: bins must be a whole number >= 1, got {bins!r}"
+    assert str(error.value) == f"FeatureDistance: bins must be an integer >= 1, got {bins!r}"  # declared once: Annotated[int, Range(1)]
     with pytest.raises(ValueError) as error:
         MusicDistance(LookupDomain(HAND), bins=bins)
-    assert str(error.value) == f"music-distance: bins must be a whole number >= 1, got {bins!r}"
+    assert str(error.value) == f"MusicDistance: bins must be an integer >= 1, got {bins!r}"
 
 
 def test_a_domain_without_to_pieces_is_refused():

@@ -26,13 +26,14 @@ import difflib
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Literal, Protocol
+from typing import Annotated, Any, Callable, ClassVar, Literal, Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from seqtk.core.interfaces import Batch, Metric
+from seqtk.core.params import Range, checked
 
 from .features import DEFAULT_BINS, FEATURES, overlap
 from .notes import Piece
@@ -140,9 +141,8 @@ def _check_domain(domain: Any, metric: str) -> None:
         )
 
 
-def _check_bins(bins: int, metric: str) -> None:
-    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
-        raise ValueError(f"{metric}: bins must be a whole number >= 1, got {bins!r}")
+#: Histogram bins: at least one, declared once and checked before the metric is built.
+Bins = Annotated[int, Range(1)]
 
 
 def _check_feature(feature: str) -> None:
@@ -154,6 +154,7 @@ def _check_feature(feature: str) -> None:
     raise ValueError(f"feature-distance: unknown feature {feature!r}{hint}; valid: {', '.join(names)}")
 
 
+@checked("FeatureDistance")
 class FeatureDistance(Metric):
     """``1 - overlap`` of one feature's histograms over real and generated pieces.
 
@@ -167,10 +168,9 @@ class FeatureDistance(Metric):
 
     higher_is_better: ClassVar[bool] = False
 
-    def __init__(self, domain: PieceDecoder, feature: str, bins: int = DEFAULT_BINS) -> None:
+    def __init__(self, domain: PieceDecoder, feature: str, bins: Bins = DEFAULT_BINS) -> None:
         _check_feature(feature)
         self.name = f"{feature}-distance"
-        _check_bins(bins, self.name)
         _check_domain(domain, self.name)
         self.domain = domain
         self.feature = feature
@@ -185,6 +185,7 @@ class FeatureDistance(Metric):
         return float(1.0 - shared)
 
 
+@checked("MusicDistance")
 class MusicDistance(Metric):
     """The mean of the eight feature distances: "closer to Bach" as one number in [0, 1].
 
@@ -194,8 +195,7 @@ class MusicDistance(Metric):
 
     higher_is_better: ClassVar[bool] = False
 
-    def __init__(self, domain: PieceDecoder, bins: int = DEFAULT_BINS) -> None:
-        _check_bins(bins, "music-distance")
+    def __init__(self, domain: PieceDecoder, bins: Bins = DEFAULT_BINS) -> None:
         _check_domain(domain, "music-distance")
         self.domain = domain
         self.bins = int(bins)
