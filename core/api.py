@@ -10,6 +10,8 @@ prints errors.
 
 from __future__ import annotations
 
+import difflib
+
 import gc
 import json
 import shutil
@@ -228,8 +230,14 @@ def sample(
     host: PluginHost | None = None,
     best: bool = False,
     step: int | None = None,
+    label: str | None = None,
 ) -> list[Path]:
-    """Generate ``count`` sequences from a run's newest checkpoint (``best``: its best, ``step``: that step's), in the domain's format."""
+    """Generate ``count`` sequences from a run's newest checkpoint (``best``: its best, ``step``: that step's), in the domain's format.
+
+    For a class-conditional domain every sample is of class ``label`` (a class name or
+    index) when given, else the samples follow the test split's labels in order; the
+    domain writes each sample's condition beside it.
+    """
     import torch
 
     from seqtk.core.trainer import sample_in_chunks
@@ -237,7 +245,36 @@ def sample(
     if count < 1:
         raise SeqtkError(f"--count must be at least 1, got {count}")
     parts, recipe, state = restore(run_dir, seed=seed, host=host, best=best, step=step)
+    condition = _sampling_condition(parts.domain, count, label)
     with torch.no_grad():
-        batch = sample_in_chunks(parts.generator, count, recipe.data.train.batch_size * 16)
+        batch = sample_in_chunks(parts.generator, count, recipe.data.train.batch_size * 16, condition)
     target = Path(out_dir) if out_dir is not None else Path(run_dir) / "generated"
     return parts.domain.write_samples(batch, target, f"samples-step-{state['step']:08d}-seed-{seed}")
+
+
+def _sampling_condition(domain: Any, count: int, label: str | None) -> Any:
+    """The conditions ``seqtk sample`` draws for: ``label`` for every row, or the test split's in order; None when unconditional."""
+    import torch
+
+    from seqtk.core.conditioning import cycled
+    from seqtk.core.interfaces import Condition
+
+    conditions = domain.spec.conditions
+    if conditions is None or not conditions.words:
+        if label is not None:
+            raise SeqtkError("--label: this run's domain is unconditional; leave --label out")
+        return None
+    if label is None:
+        return cycled(domain.load("test").batch.condition, count)
+    if not conditions.num_classes:
+        raise SeqtkError("--label: this run's domain conditions on static features or contexts, not on class labels")
+    names = list(conditions.class_names) or [str(k) for k in range(conditions.num_classes)]
+    if label in names:
+        index = names.index(label)
+    elif label.isdigit() and int(label) < conditions.num_classes:
+        index = int(label)
+    else:
+        close = difflib.get_close_matches(label, names, n=3)
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        raise SeqtkError(f"--label: unknown class {label!r}{hint}; valid: {', '.join(names)} or an index 0..{conditions.num_classes - 1}")
+    return Condition(labels=torch.full((count,), index, dtype=torch.long))

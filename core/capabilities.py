@@ -42,9 +42,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Protocol, runtime_checkable
 
+import torch
 from torch import Tensor
 
-from seqtk.core.interfaces import Batch, Generator, Scores
+from seqtk.core.interfaces import Batch, Condition, Generator, Scores
 
 __all__ = [
     "CAPABILITIES",
@@ -81,6 +82,9 @@ class Rollouts:
     values: Tensor
     lengths: Tensor
     sampled: Tensor
+    #: The condition of each of the ``B`` rolled-out rows (conditional domains); every
+    #: completion of row ``b`` answers row ``b``'s condition.
+    condition: Condition | None = None
 
     @property
     def rows(self) -> int:
@@ -90,9 +94,13 @@ class Rollouts:
         """The completions as one flat ``Batch`` (prefix-major), or only the flat ``rows`` given."""
         values = self.values.reshape(-1, self.values.shape[-1])
         lengths = self.lengths.reshape(-1)
+        flat = torch.arange(lengths.numel(), device=lengths.device) if rows is None else rows
         if rows is not None:
             values, lengths = values[rows], lengths[rows]
-        return Batch(values=values, lengths=lengths)
+        condition = None
+        if self.condition is not None:  # flat row r completes a prefix of row r % B
+            condition = self.condition.index(flat % self.values.shape[2])
+        return Batch(values=values, lengths=lengths, condition=condition)
 
 
 # --------------------------------------------------------------------------- Protocols

@@ -64,6 +64,7 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
     sample.add_argument("-n", "--count", type=int, default=100, help="how many sequences (default 100)")
     sample.add_argument("--out", type=Path, default=None, help="folder for the samples (default RUN_DIR/generated)")
     sample.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    sample.add_argument("--label", default=None, metavar="CLASS", help="class-conditional runs: every sample of this class (name or index); default: the test split's labels in turn")
     sample.set_defaults(handler=_cmd_sample)
 
     scoring = verbs.add_parser(
@@ -318,7 +319,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def _cmd_sample(args: argparse.Namespace) -> int:
     from seqtk.core.api import sample
 
-    paths = sample(args.run_dir, args.count, out_dir=args.out, seed=args.seed, host=args.host, best=args.best, step=args.step)
+    paths = sample(args.run_dir, args.count, out_dir=args.out, seed=args.seed, host=args.host, best=args.best, step=args.step, label=args.label)
     for path in paths:
         print(path)
     return 0

@@ -34,8 +34,13 @@ from typing import Any, Callable, ClassVar, Literal, Mapping, Protocol
 import torch
 from torch import Tensor, nn
 
+from seqtk.core.registry import CONDITION_WORDS  # re-exported: the words a ConditionSpec gives
+
 __all__ = [
     "Batch",
+    "Condition",
+    "ConditionSpec",
+    "CONDITION_WORDS",
     "DomainSpec",
     "SequenceData",
     "Domain",
@@ -55,6 +60,31 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- data
+
+
+
+@dataclass(frozen=True)
+class ConditionSpec:
+    """What a conditional domain conditions each sequence on, for building networks.
+
+    ``num_classes`` > 0: each sequence has a class label ``0 .. num_classes - 1`` (named
+    ``class_names``); ``static_features`` > 0: a vector of that many static features in
+    [0, 1]; ``context`` set: a context sequence described by its own spec (a dialogue turn
+    of the same vocabulary, a history window, a soprano line).
+    """
+
+    num_classes: int = 0
+    class_names: tuple[str, ...] = ()
+    static_features: int = 0
+    context: "DomainSpec | None" = None
+
+    @property
+    def words(self) -> frozenset[str]:
+        """The condition words this spec gives (``label``, ``static``, ``context``)."""
+        found = {"label"} if self.num_classes else set()
+        found |= {"static"} if self.static_features else set()
+        found |= {"context"} if self.context is not None else set()
+        return frozenset(found)
 
 
 @dataclass(frozen=True)
@@ -81,10 +111,62 @@ class DomainSpec:
     #: where to stop draws its lengths as the data has them (as TimeGAN does). Empty
     #: when every sequence has ``max_len`` steps.
     length_weights: tuple[float, ...] = ()
+    #: What each sequence is conditioned on; None for unconditional data (the default).
+    conditions: ConditionSpec | None = None
 
     @property
     def is_discrete(self) -> bool:
         return self.kind == "discrete"
+
+
+@dataclass
+class Condition:
+    """What each row of a batch is conditioned on, row for row with its batch.
+
+    ``labels`` ``[B]`` long class ids; ``static`` ``[B, S]`` float features; ``context`` a
+    ``Batch`` of context sequences (one per row). Real batches of a conditional domain carry
+    their own; a generator given a condition attaches it to the samples it returns, so the
+    discriminator, rollouts and metrics see which condition each sample answers.
+    """
+
+    labels: Tensor | None = None
+    static: Tensor | None = None
+    context: "Batch | None" = None
+
+    def _map(self, tensor: Callable[[Tensor], Tensor], batch: Callable[["Batch"], "Batch"]) -> "Condition":
+        return Condition(
+            labels=None if self.labels is None else tensor(self.labels),
+            static=None if self.static is None else tensor(self.static),
+            context=None if self.context is None else batch(self.context),
+        )
+
+    def to(self, device: torch.device | str) -> "Condition":
+        return self._map(lambda t: t.to(device), lambda b: b.to(device))
+
+    def index(self, rows: Tensor) -> "Condition":
+        return self._map(lambda t: t[rows.to(t.device)], lambda b: b.index(rows))
+
+    def repeat(self, times: int) -> "Condition":
+        """Each row ``times`` times in a row (``repeat_interleave``): the condition of ``times`` samples per row."""
+        rows = torch.arange(self.size).repeat_interleave(times)
+        return self.index(rows)
+
+    @property
+    def size(self) -> int:
+        for tensor in (self.labels, self.static):
+            if tensor is not None:
+                return int(tensor.shape[0])
+        return self.context.size if self.context is not None else 0
+
+    @classmethod
+    def concat(cls, conditions: list["Condition"]) -> "Condition":
+        def joined(name: str) -> Tensor | None:
+            tensors = [getattr(c, name) for c in conditions]
+            return None if any(t is None for t in tensors) else torch.cat(tensors)
+
+        contexts = [c.context for c in conditions]
+        context = None if any(c is None for c in contexts) else Batch.concat(contexts)  # type: ignore[arg-type]
+        return cls(labels=joined("labels"), static=joined("static"), context=context)
 
 
 @dataclass
@@ -112,6 +194,8 @@ class Batch:
     log_probs: Tensor | None = None
     relaxed: Tensor | None = None
     extras: dict[str, Tensor] = field(default_factory=dict)
+    #: What each row is conditioned on (conditional domains); None for unconditional data.
+    condition: Condition | None = None
 
     def __post_init__(self) -> None:
         if self.lengths.dim() != 1 or self.lengths.shape[0] != self.values.shape[0]:
@@ -158,6 +242,7 @@ class Batch:
             log_probs=move(self.log_probs),
             relaxed=move(self.relaxed),
             extras={k: v.to(device) for k, v in self.extras.items()},
+            condition=None if self.condition is None else self.condition.to(device),
         )
 
     def detach(self) -> "Batch":
@@ -177,7 +262,7 @@ class Batch:
     def concat(cls, batches: list["Batch"]) -> "Batch":
         """Join batches row-wise, padding shorter ones with zeros to the longest.
 
-        Only ``values`` and ``lengths`` are kept: what metrics and sample writers use.
+        Only ``values``, ``lengths`` and the conditions are kept: what metrics and sample writers use.
         """
         if len(batches) == 1:
             return batches[0]
@@ -186,7 +271,9 @@ class Batch:
         for b in batches:
             pad = [0, 0] * (b.values.dim() - 2) + [0, width - b.steps]
             padded.append(torch.nn.functional.pad(b.values, pad))
-        return cls(values=torch.cat(padded), lengths=torch.cat([b.lengths for b in batches]))
+        conditions = [b.condition for b in batches]
+        condition = None if any(c is None for c in conditions) else Condition.concat(conditions)  # type: ignore[arg-type]
+        return cls(values=torch.cat(padded), lengths=torch.cat([b.lengths for b in batches]), condition=condition)
 
     def index(self, rows: Tensor) -> "Batch":
         """The rows ``rows`` of this batch (a view of real data for mini-batching)."""
@@ -200,6 +287,7 @@ class Batch:
             log_probs=pick(self.log_probs),
             relaxed=pick(self.relaxed),
             extras={k: v[rows] for k, v in self.extras.items()},
+            condition=None if self.condition is None else self.condition.index(rows),
         )
 
 
@@ -480,16 +568,20 @@ class Estimator(abc.ABC):
     def after_generator_step(self, generator: Generator, *, step: int) -> None:
         """Called after each generator optimiser step (for example to update a delayed copy)."""
 
-    def discriminator_samples(self, generator: Generator, n: int, *, step: int, total_steps: int) -> Batch:
+    def discriminator_samples(self, generator: Generator, n: int, *, step: int, total_steps: int, condition: "Condition | None" = None) -> Batch:
         """The generated batch a discriminator update trains on (called under ``no_grad``).
 
         By default ``generator.sample(n)``. An estimator whose generator step shows the
         discriminator something else must show it the same here, or the discriminator
         learns to judge samples it never scores for the generator: Gumbel-softmax hands
         it relaxed one-hots, as RelGAN does. ``step``/``total_steps`` as in
-        ``generator_step`` (``step`` is 0 during discriminator pretraining).
+        ``generator_step`` (``step`` is 0 during discriminator pretraining). ``condition``
+        is passed only for a conditional domain: the real rows' conditions, which the
+        samples must answer row for row (draw them with :func:`seqtk.core.conditioning.draw`).
         """
-        return generator.sample(n)
+        from seqtk.core.conditioning import draw
+
+        return draw(generator, n, condition)
 
     def state_dict(self) -> dict[str, Any]:
         """Estimator state that a checkpoint must keep for an exact resume (a baseline's running mean); ``{}`` if none.

@@ -19,7 +19,7 @@ import yaml
 from seqtk.core import schema
 from seqtk.core.errors import Problem, RecipeError, RegistryError, UnknownNameError
 from seqtk.core.plugins import PluginHost
-from seqtk.core.registry import PRESET_PARTS, Registry
+from seqtk.core.registry import CONDITION_WORDS, PRESET_PARTS, Registry
 from seqtk.core.textfiles import NotUtf8Error, decode_utf8
 
 #: Recipe section -> registry kind.
@@ -609,8 +609,30 @@ def _check_components(recipe: Recipe, registry: Registry, problems: list[Problem
             )
             hint = f"; provided by: {', '.join(offer)}" if offer else ""
             problems.append(Problem(path, f"{entry.label} requires {', '.join(missing)}, which no other component of this recipe provides{hint}"))
+    if "domain" in provided:
+        _check_conditions(registry, entries, provided["domain"], problems)
     if "domain" in provided and "continuous" not in provided["domain"]:  # instance noise and R1 blur or differentiate real values
         problems.extend(recipe.data.train.adversarial.continuous_only("train.adversarial"))
+
+
+def _check_conditions(registry: Any, entries: Mapping[str, Any], domain_words: frozenset[str], problems: list[Problem]) -> None:
+    """A conditional domain's generator and discriminator (or model) must accept each of its conditions.
+
+    A network that ignored the condition would train and evaluate without error and
+    produce samples that ignore it: refused here instead, naming the components that can.
+    """
+    conditions = domain_words & CONDITION_WORDS
+    if not conditions:
+        return
+    for section in ("model", "generator", "discriminator"):
+        entry = entries.get(section)
+        if entry is None:
+            continue
+        missing = sorted(conditions - entry.accepts)
+        if missing:
+            able = [e.name for e in registry.entries(entry.kind) if conditions <= e.accepts]
+            hint = f"; {entry.kind} that can: {', '.join(able)}" if able else f"; no installed {entry.kind[:-1]} can"
+            problems.append(Problem(f"{section}.name", f"{entry.label} cannot use the domain's {', '.join(missing)} condition (it accepts {', '.join(sorted(entry.accepts)) or 'none'}){hint}"))
 
 
 def _provider(entry: Any, missing: set[str]) -> str:

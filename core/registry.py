@@ -28,7 +28,12 @@ KINDS: tuple[str, ...] = ("domains", "generators", "discriminators", "objectives
 PRESET_PARTS: tuple[str, ...] = ("generator", "discriminator", "objective", "estimator")
 FRAGMENT_VERSION = 1
 
-_ENTRY_KEYS = {"target", "summary", "defaults", "requires", "provides", "provides_by_param", "path_params", "extra"}
+#: The capability words of conditioning. A domain that provides one of them gives every
+#: sequence that kind of condition; the generator and the discriminator of its recipe must
+#: ``accept`` it (their entries' ``accepts``), or the recipe is refused.
+CONDITION_WORDS = frozenset({"label", "static", "context"})
+
+_ENTRY_KEYS = {"target", "summary", "defaults", "requires", "provides", "provides_by_param", "path_params", "extra", "accepts"}
 _PRESET_KEYS = {"summary", *PRESET_PARTS}
 #: Arguments the trainer passes itself; they never appear in a recipe's params.
 INJECTED_ARGUMENTS = frozenset({"spec", "domain", "generator"})
@@ -73,6 +78,9 @@ class Entry:
     #: discrete declares both here, and the recipe check sees the words of the value the
     #: recipe chose (or the default), still before anything is built.
     provides_by_param: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
+    #: The conditions (``label``, ``static``, ``context``) a generator or discriminator can
+    #: use. A recipe whose domain provides a condition word needs both to accept it.
+    accepts: frozenset[str] = frozenset()
     extra: str | None = None
     #: Parameters whose values are file or folder paths. A relative value written in a
     #: recipe file is resolved against that file's folder when the recipe is loaded (one
@@ -317,6 +325,7 @@ class Registry:
         extra: str | None = None,
         provides_by_param: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
         path_params: Iterable[str] = (),
+        accepts: Iterable[str] = (),
     ) -> Entry:
         """Register one component. A name another plugin took becomes a clash (see the class)."""
         entry = _make_entry(
@@ -332,6 +341,7 @@ class Registry:
             where=plugin,
             provides_by_param=provides_by_param,
             path_params=path_params,
+            accepts=accepts,
         )
         entry = dataclasses.replace(entry, origin=self._origin)
         self._check_not_own_duplicate([entry], [])
@@ -492,6 +502,7 @@ def parse_fragment(document: Any, *, plugin: str, where: str) -> tuple[list[Entr
                     where=path,
                     provides_by_param=body.get("provides_by_param"),
                     path_params=body.get("path_params") or (),
+                    accepts=body.get("accepts") or (),
                 )
             )
     presets = [_make_preset(name, body, plugin, f"{where}: presets.{name}") for name, body in (document.get("presets") or {}).items()]
@@ -512,6 +523,7 @@ def _make_entry(
     where: str,
     provides_by_param: Any = None,
     path_params: Any = (),
+    accepts: Any = (),
 ) -> Entry:
     if kind not in KINDS:
         raise UnknownNameError("kinds", kind, KINDS)
@@ -521,9 +533,12 @@ def _make_entry(
         raise RegistryError(f"{where}: target must be 'module:attribute', got {target!r}")
     if defaults is not None and not isinstance(defaults, dict):
         raise RegistryError(f"{where}: defaults must be a mapping, got {defaults!r}")
-    for label, words in (("requires", requires), ("provides", provides), ("path_params", path_params)):
+    for label, words in (("requires", requires), ("provides", provides), ("path_params", path_params), ("accepts", accepts)):
         if isinstance(words, str) or not all(isinstance(w, str) for w in words):
             raise RegistryError(f"{where}: {label} must be a list of strings, got {words!r}")
+    unknown = sorted(set(accepts) - CONDITION_WORDS)
+    if unknown:
+        raise RegistryError(f"{where}: accepts: unknown condition(s) {', '.join(unknown)}; valid: {', '.join(sorted(CONDITION_WORDS))}")
     by_param: dict[str, dict[str, frozenset[str]]] = {}
     if provides_by_param is not None:
         if not isinstance(provides_by_param, dict):
@@ -547,6 +562,7 @@ def _make_entry(
         provides_by_param=by_param,
         extra=extra,
         path_params=frozenset(path_params),
+        accepts=frozenset(accepts),
     )
 
 

@@ -57,7 +57,8 @@ from seqtk.core.discrimination import separation, sequence_scores
 from seqtk.core.distributed import Distributed, SyncedUpdates
 from seqtk.core.ema import WeightAverage
 from seqtk.core.errors import CheckpointError, Problem, RecipeError, SeqtkError, TrainingError
-from seqtk.core.interfaces import Batch, Estimator, MetricWarning, Model, Objective, Scores
+from seqtk.core.conditioning import cycled, draw
+from seqtk.core.interfaces import Batch, Condition, Estimator, MetricWarning, Model, Objective, Scores
 from seqtk.core.phases import Phase, Schedule, back_to_back, discriminator_steps
 from seqtk.core.recipe import Recipe
 from seqtk.core.registry import Registry
@@ -373,7 +374,7 @@ class Trainer:
     def _discriminator_update(self) -> dict[str, float]:
         """One D update on the next real batch and as many fresh negatives."""
         real = self.stream.next().to(self.device)
-        return self._train_discriminator(real, self._negatives(real.size))
+        return self._train_discriminator(real, self._negatives(real.size, real.condition))
 
     def _discriminator_pool(self, pools: DiscriminatorPools) -> dict[str, float]:
         """SeqGAN's unit of D training: ``pool_size`` fresh negatives beside as many real rows, ``epochs`` passes.
@@ -387,7 +388,9 @@ class Trainer:
         # This rank's share of the data stream, as the per-batch path draws it.
         rows = torch.cat([self.stream.next_indices() for _ in range(-(-size // batch_size))])[:size]
         real = self.train_data.rows(rows).to(self.device)
-        fake = join_rows([self._negatives(min(batch_size, size - done)) for done in range(0, size, batch_size)])
+        fake = join_rows(
+            [self._negatives(min(batch_size, size - done), _rows_condition(real, done, batch_size)) for done in range(0, size, batch_size)]
+        )
         logs = []
         for _ in range(pools.epochs):
             real_order, fake_order = torch.randperm(size).to(self.device), torch.randperm(size).to(self.device)
@@ -397,11 +400,12 @@ class Trainer:
                 )
         return _means(logs)
 
-    def _negatives(self, n: int) -> Batch:
-        """``n`` generated sequences as the discriminator trains on them (relaxed ones for Gumbel-softmax)."""
+    def _negatives(self, n: int, condition: Condition | None = None) -> Batch:
+        """``n`` generated sequences as the discriminator trains on them (relaxed ones for Gumbel-softmax), for the real rows' conditions."""
         step, total = self.schedule.adversarial_step(self.state.step), self.schedule.adversarial_steps
+        conditioned = {} if condition is None else {"condition": condition}  # unconditional estimators never see the keyword
         with torch.no_grad():
-            return self.parts.estimator.discriminator_samples(self.parts.generator, n, step=step, total_steps=total).detach()
+            return self.parts.estimator.discriminator_samples(self.parts.generator, n, step=step, total_steps=total, **conditioned).detach()
 
     def _train_discriminator(self, real: Batch, fake: Batch) -> dict[str, float]:
         """One D optimiser step on a real and a generated batch: the objective's loss, its penalty, the D's own regularization.
@@ -541,7 +545,7 @@ class Trainer:
             parts.generator.eval()
             try:
                 sampler = self.ema.module if self.ema is not None else parts.generator  # the average, when train.ema keeps one
-                fake = sample_in_chunks(sampler, n, self.config.train.batch_size * 16)
+                fake = sample_in_chunks(sampler, n, self.config.train.batch_size * 16, cycled(self.test_data.batch.condition, n))
                 real = self.test_data.batch.index(torch.arange(min(n, len(self.test_data))))
                 metrics = {
                     name: float(metric(self.test_data.batch if metric.uses_whole_test_set else real, fake))
@@ -924,9 +928,22 @@ def join_rows(batches: list[Batch]) -> Batch:
         log_probs=joined([b.log_probs for b in batches]),
         relaxed=joined([b.relaxed for b in batches]),
         extras={key: value for key, value in extras.items() if value is not None},
+        condition=None if any(b.condition is None for b in batches) else Condition.concat([b.condition for b in batches]),  # type: ignore[misc]
     )
 
 
-def sample_in_chunks(generator: Any, count: int, chunk: int) -> Batch:
-    """``count`` samples drawn ``chunk`` at a time (bounded memory), joined into one CPU batch."""
-    return Batch.concat([generator.sample(min(chunk, count - done)).to("cpu") for done in range(0, count, chunk)])
+def sample_in_chunks(generator: Any, count: int, chunk: int, condition: Condition | None = None) -> Batch:
+    """``count`` samples drawn ``chunk`` at a time (bounded memory), joined into one CPU batch; row ``i`` for ``condition``'s row ``i``."""
+    return Batch.concat(
+        [
+            draw(generator, min(chunk, count - done), None if condition is None else condition.index(torch.arange(done, min(count, done + chunk)))).to("cpu")
+            for done in range(0, count, chunk)
+        ]
+    )
+
+
+def _rows_condition(real: Batch, start: int, size: int) -> Condition | None:
+    """The conditions of ``real``'s rows ``start .. start + size``, or None for unconditional data."""
+    if real.condition is None:
+        return None
+    return real.condition.index(torch.arange(start, min(real.size, start + size), device=real.lengths.device))

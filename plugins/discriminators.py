@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqtk.core.interfaces import Batch, Discriminator, DomainSpec
+from seqtk.core.interfaces import Batch, Condition, Discriminator, DomainSpec
 from seqtk.core.params import Dropout, NonNegativeFloat, PositiveInt, checked
+from seqtk.plugins.conditioning import condition_projection
 from seqtk.plugins.init import apply_init
 from seqtk.plugins.spectral import apply_spectral_norm
 
@@ -112,6 +113,7 @@ class _RecurrentDiscriminator(Discriminator):
         )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_dim * (2 if bidirectional else 1), 1)
+        self.projection = condition_projection(spec.conditions, hidden_dim * (2 if bidirectional else 1))
         apply_init(self, init, f"{name} discriminator")
         apply_spectral_norm(self, spectral_norm, f"{name} discriminator")
 
@@ -135,9 +137,14 @@ class _RecurrentDiscriminator(Discriminator):
             if self.per_step:
                 outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=steps)
         if self.per_step:
-            scores = self.head(self.dropout(outputs)).squeeze(-1)
+            features = self.dropout(outputs)
+            scores = self.head(features).squeeze(-1)
+            if self.projection is not None:
+                scores = scores + self.projection(features, batch.condition)
             return scores * batch.mask.to(scores.device, scores.dtype)
-        return self.head(self.dropout(self._last_state(self._hidden(final)))).squeeze(-1)
+        features = self.dropout(self._last_state(self._hidden(final)))
+        scores = self.head(features).squeeze(-1)
+        return scores if self.projection is None else scores + self.projection(features, batch.condition)
 
     def _hidden(self, final: Tensor | tuple[Tensor, Tensor]) -> Tensor:
         """``[layers * directions, B, H]``: the final hidden state out of the cell's return value."""
@@ -329,6 +336,7 @@ class CNNDiscriminator(Discriminator):
         self.highway: _Highway | None = _Highway(total, tied_highway) if highway else None
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(total, 1)
+        self.projection = condition_projection(spec.conditions, total)
         apply_init(self, init, "cnn discriminator")
         apply_spectral_norm(self, spectral_norm, "cnn discriminator")
 
@@ -360,16 +368,16 @@ class CNNDiscriminator(Discriminator):
 
     def forward(self, batch: Batch) -> Tensor:
         if self.per_step:
-            scores = self._per_step(self._inputs(batch).transpose(1, 2))
+            scores = self._per_step(self._inputs(batch).transpose(1, 2), batch.condition)
             return scores.masked_fill(~batch.mask.to(scores.device), 0.0)
         x = self._conv_inputs(batch)
         lengths = batch.lengths.to(x.device)
         # Masking costs a pass over every feature map: skip it when every row fills the width.
         masked = bool((lengths < x.shape[1]).any())
         pooled = [_window_max(conv, width, x, 0, lengths if masked else None) for conv, width in zip(self.convs, self.filter_sizes)]
-        return self._score(torch.cat(pooled, dim=-1))
+        return self._score(torch.cat(pooled, dim=-1), batch.condition)
 
-    def _score(self, pooled: Tensor) -> Tensor:
+    def _score(self, pooled: Tensor, condition: Condition | None = None) -> Tensor:
         """``[B]`` scores from the pre-activation window maxima ``[B, sum(num_filters)]``.
 
         ReLU is applied after the max-pooling: it is monotone, so ``relu(max) = max(relu)``
@@ -378,7 +386,12 @@ class CNNDiscriminator(Discriminator):
         features = F.relu(pooled)
         if self.highway is not None:
             features = self.highway(features)
-        return self.head(self.dropout(features)).squeeze(-1)
+        return self._head(self.dropout(features), condition)
+
+    def _head(self, features: Tensor, condition: Condition | None) -> Tensor:
+        """The unconditional score, plus the projection term for a conditional domain."""
+        scores = self.head(features).squeeze(-1)
+        return scores if self.projection is None else scores + self.projection(features, condition)
 
     @torch.no_grad()
     def score_completions(self, sequences: Batch, completions: Batch, sources: Tensor, prefix_lengths: Tensor) -> Tensor:
@@ -421,15 +434,15 @@ class CNNDiscriminator(Discriminator):
                     best = torch.maximum(best, running[row_sources, :, first - 1])
                 parts.append(best)
             pooled[rows] = torch.cat(parts, dim=-1)
-        return self._score(pooled)
+        return self._score(pooled, completions.condition)
 
-    def _per_step(self, x: Tensor) -> Tensor:
+    def _per_step(self, x: Tensor, condition: Condition | None = None) -> Tensor:
         """``[B, T]`` scores from causal convolutions of ``x`` ``[B, E, T]``."""
         maps = [F.relu(conv(F.pad(x, (width - 1, 0)))) for conv, width in zip(self.convs, self.filter_sizes)]
         features = torch.cat(maps, dim=1).transpose(1, 2)  # [B, T, total]
         if self.highway is not None:
             features = self.highway(features)
-        return self.head(self.dropout(features)).squeeze(-1)
+        return self._head(self.dropout(features), condition)
 
 
 def _window_max(conv: nn.Conv1d, width: int, x: Tensor, first: int, lengths: Tensor | None) -> Tensor:

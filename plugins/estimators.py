@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seqtk.core.capabilities import RollsOut, SamplesRelaxed, log_probs_of
-from seqtk.core.interfaces import Batch, Discriminator, Estimator, Generator, GeneratorStep, Objective, Scores
+from seqtk.core.conditioning import draw, draw_relaxed
+from seqtk.core.interfaces import Batch, Condition, Discriminator, Estimator, Generator, GeneratorStep, Objective, Scores
 from seqtk.core.params import PositiveInt, Range, checked
 
 __all__ = ["Reparam", "Reinforce", "GumbelSoftmax"]
@@ -42,7 +43,7 @@ class Reparam(Estimator):
         step: int,
         total_steps: int,
     ) -> GeneratorStep:
-        fake = generator.sample(real.size)
+        fake = draw(generator, real.size, real.condition)
         fake_scores = Scores.of(discriminator(fake), fake)
         # Relativistic losses compare with real scores; others must not pay for them.
         real_scores = Scores.of(discriminator(real), real) if objective.generator_needs_real else None
@@ -162,7 +163,7 @@ class Reinforce(Estimator):
         total_steps: int,
     ) -> GeneratorStep:
         delayed = self._follow(generator, discriminator, objective)
-        fake = generator.sample(real.size)
+        fake = draw(generator, real.size, real.condition)
         log_probs = log_probs_of(fake, "reinforce", generator)
         values, rewards = self.action_values(fake.detach(), discriminator, objective, real, rollout_generator=delayed)
         mask = fake.mask.to(log_probs.dtype)
@@ -325,7 +326,7 @@ class GumbelSoftmax(Estimator):
     ) -> GeneratorStep:
         relaxing = _require_relaxed(generator)
         beta = self.inverse_temperature(step, self.anneal_steps or total_steps)
-        fake = relaxing.sample_relaxed(real.size, beta)
+        fake = draw_relaxed(relaxing, real.size, beta, real.condition)
         if self.straight_through:
             fake = _straight_through(fake)
         fake_scores = Scores.of(discriminator(fake), fake)
@@ -333,14 +334,15 @@ class GumbelSoftmax(Estimator):
         loss = objective.generator_loss(fake_scores, real_scores)
         return GeneratorStep(loss=loss, logs={"temperature": 1.0 / beta, "inverse_temperature": beta})
 
-    def discriminator_samples(self, generator: Generator, n: int, *, step: int, total_steps: int) -> Batch:
+    def discriminator_samples(self, generator: Generator, n: int, *, step: int, total_steps: int, condition: Condition | None = None) -> Batch:
         """Relaxed one-hots at the current temperature: what the generator step shows the discriminator (RelGAN).
 
         Straight through, the generator step shows exact one-hots: the tokens alone, then.
         """
         if self.straight_through:
-            return generator.sample(n)
-        return _require_relaxed(generator).sample_relaxed(n, self.inverse_temperature(step, self.anneal_steps or total_steps))
+            return draw(generator, n, condition)
+        beta = self.inverse_temperature(step, self.anneal_steps or total_steps)
+        return draw_relaxed(_require_relaxed(generator), n, beta, condition)
 
     def __repr__(self) -> str:
         return (

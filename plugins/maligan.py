@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from seqtk.core.capabilities import RollsOut, log_probs_of
+from seqtk.core.conditioning import draw
 from seqtk.core.interfaces import Batch, Discriminator, Estimator, Generator, GeneratorStep, Objective, Scores
 from seqtk.core.params import NonNegativeInt, PositiveFloat, PositiveInt, checked
 from seqtk.plugins.estimators import Reinforce
@@ -137,7 +138,7 @@ class MaliGAN(Estimator):
         step: int,
         total_steps: int,
     ) -> GeneratorStep:
-        fake = generator.sample(real.size)
+        fake = draw(generator, real.size, real.condition)
         log_probs = log_probs_of(fake, "maligan", generator)
         mask = fake.mask
         scores, prefix_scores = self.scores(fake.detach(), discriminator, generator)

@@ -366,7 +366,7 @@ def test_metric_requires_a_capability_nobody_provides(tmp_path: Path) -> None:
     message = error.problems[0].message
     assert "metric 'fake-bleu' requires discrete" in message
     # where to find the capability, with the parameter value that gives it
-    assert "provided by: domain 'music' with representation: tokens, domain 'oracle', domain 'text'" in message
+    assert "provided by: domain 'cond-oracle', domain 'music' with representation: tokens, domain 'oracle', domain 'text'" in message
     assert str(error).startswith(f"{path}: eval.metrics.1: ")
 
 

@@ -77,6 +77,7 @@ class TokenLSTMGenerator(RecurrentTokenGenerator):
         self.dropout = nn.Dropout(self.dropout_p)
         self.out = nn.Linear(hidden_dim, spec.vocab_size)
         self._register_logit_mask()
+        self._register_condition(embed_dim)
         apply_init(self, init, "token-lstm generator")
 
     # ----------------------------------------------------------- the LSTM cell

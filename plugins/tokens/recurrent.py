@@ -32,7 +32,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtk.core.capabilities import Rollouts
-from seqtk.core.interfaces import Batch, DomainSpec, Generator
+from seqtk.core.interfaces import Batch, Condition, DomainSpec, Generator
+from seqtk.plugins.conditioning import ConditionEmbedding, condition_embedding
 from seqtk.plugins.tokens.sampling import gumbel_softmax_sample, sample_categorical, sample_from_weights
 
 #: ``Rollouts`` lives in :mod:`seqtk.core.capabilities` (the ``rollouts`` promise); re-exported here for older imports.
@@ -73,6 +74,10 @@ class RecurrentTokenGenerator(Generator):
     out: nn.Linear
     dropout: nn.Module
     logit_mask: Tensor
+    #: Maps a row's condition to a vector added to its start input (conditional domains only;
+    #: set by ``_register_condition``, and no class-level default: a class attribute would
+    #: hide the registered submodule from ``nn.Module``'s attribute lookup).
+    condition_embed: ConditionEmbedding | None
 
     # ----------------------------------------------------------- the model's own parts
 
@@ -98,6 +103,20 @@ class RecurrentTokenGenerator(Generator):
         return torch.stack(outputs, dim=1)
 
     # ----------------------------------------------------------- pieces
+
+    def _register_condition(self, embed_dim: int) -> None:
+        """A conditional domain's condition enters as a vector added to the start input (no parameters otherwise)."""
+        self.condition_embed = condition_embedding(self.spec.conditions, embed_dim)
+
+    def _start_inputs(self, rows: int, condition: Condition | None, device: torch.device) -> Tensor:
+        """``[rows, E]``: the learned start embedding, plus the condition's vector when the domain has conditions."""
+        start = self.embed(torch.full((rows,), self.start_id, dtype=torch.long, device=device))
+        embedding = getattr(self, "condition_embed", None)
+        if embedding is None:
+            return start
+        if condition is None:
+            raise ValueError(f"{self._name} generator: the domain is conditional; sample(n, condition=...) needs a condition per row")
+        return start + embedding(condition, rows)
 
     def _register_logit_mask(self) -> None:
         """The ``-inf`` logit offsets of ``spec.unsampled_ids`` (0 elsewhere), as a buffer."""
@@ -153,24 +172,28 @@ class RecurrentTokenGenerator(Generator):
             return None
         return _Workspace(min(rows, max(1, SLICE_ELEMENTS // self.vocab_size)), weight, bias)
 
-    def next_token_logits(self, values: Tensor) -> Tensor:
-        """``[B, T, V]``: the logits of position ``t`` given ``values[:, :t]``, for every ``t``.
+    def next_token_logits(self, values: Tensor, condition: Condition | None = None) -> Tensor:
+        """``[B, T, V]``: the logits of position ``t`` given ``values[:, :t]`` (and the rows' condition), for every ``t``.
 
         Teacher forcing; temperature and mask applied, so ``softmax`` of the result is
         exactly the distribution sampling draws from.
         """
-        start = values.new_full((values.shape[0], 1), self.start_id)
-        hidden = self._teacher_forced(self.embed(torch.cat([start, values[:, :-1]], dim=1)))
+        start = self._start_inputs(values.shape[0], condition, values.device).unsqueeze(1)
+        hidden = self._teacher_forced(torch.cat([start, self.embed(values[:, :-1])], dim=1))
         weight, bias = self._output_layer()
         return F.linear(self.dropout(hidden), weight, bias)
 
     # ----------------------------------------------------------- Generator
 
-    def sample(self, n: int) -> Batch:
-        """``n`` sequences with the log-probability of each token (differentiable; 0 past the length)."""
-        return self._generate(self._check_count(n, "n"), _draw_exact)
+    def sample(self, n: int, condition: Condition | None = None) -> Batch:
+        """``n`` sequences with the log-probability of each token (differentiable; 0 past the length).
 
-    def sample_relaxed(self, n: int, inverse_temperature: float) -> Batch:
+        For a conditional domain, row ``i`` answers ``condition``'s row ``i``, which the
+        returned batch carries.
+        """
+        return self._generate(self._check_count(n, "n"), _draw_exact, condition)
+
+    def sample_relaxed(self, n: int, inverse_temperature: float, condition: Condition | None = None) -> Batch:
         """``n`` sequences drawn by the Gumbel-max trick, with RelGAN's Gumbel-softmax relaxations.
 
         With Gumbel noise ``g`` at each step, the token ``argmax(logits + g)`` (an exact
@@ -186,9 +209,9 @@ class RecurrentTokenGenerator(Generator):
             tokens, relaxed, log_prob = gumbel_softmax_sample(logits, beta)
             return tokens, log_prob, relaxed
 
-        return self._generate(self._check_count(n, "n"), draw)
+        return self._generate(self._check_count(n, "n"), draw, condition)
 
-    def _generate(self, n: int, draw: Draw) -> Batch:
+    def _generate(self, n: int, draw: Draw, condition: Condition | None = None) -> Batch:
         """The sampling loop shared by :meth:`sample` and :meth:`sample_relaxed`.
 
         Rows that have emitted EOS leave the batch (their state is dropped), so the cost of
@@ -205,8 +228,13 @@ class RecurrentTokenGenerator(Generator):
         workspace = self._workspace(draw, n, weight, bias)
         log_prob_columns: list[Tensor] = []
         relaxed_columns: list[Tensor] = []
+        start_inputs = self._start_inputs(n, condition, device)
         for t in range(steps):
-            top, state = self._step(tokens, state)
+            if t == 0:
+                top, state = self._cell(start_inputs, state)
+                top = self.dropout(top)
+            else:
+                top, state = self._step(tokens, state)
             tokens, log_prob, relaxed = self._draw(top, weight, bias, draw, workspace)
             if alive is None:
                 values[:, t] = tokens
@@ -233,7 +261,7 @@ class RecurrentTokenGenerator(Generator):
             state = [part[keep] for part in state]
         log_probs = _pad_columns(torch.stack(log_prob_columns, dim=1), steps)
         relaxed_all = _pad_columns(torch.stack(relaxed_columns, dim=1), steps) if relaxed_columns else None
-        return Batch(values=values, lengths=lengths, log_probs=log_probs, relaxed=relaxed_all)
+        return Batch(values=values, lengths=lengths, log_probs=log_probs, relaxed=relaxed_all, condition=condition)
 
     def pretrain_loss(self, batch: Batch) -> Tensor:
         """Teacher-forced mean per-token NLL (nats) over the real steps, EOS included.
@@ -244,7 +272,7 @@ class RecurrentTokenGenerator(Generator):
         if values.dim() != 2:
             raise ValueError(f"{self._name} generator: token batches must be [B, T] ids, got shape {tuple(values.shape)}")
         mask = batch.mask.to(values.device)
-        logits = self.next_token_logits(values.masked_fill(~mask, self.spec.pad_id))
+        logits = self.next_token_logits(values.masked_fill(~mask, self.spec.pad_id), batch.condition)
         targets = values.masked_fill(~mask, -100)
         total = F.cross_entropy(logits.reshape(-1, self.vocab_size), targets.reshape(-1), ignore_index=-100, reduction="sum")
         return total / mask.sum().clamp_min(1)
@@ -280,12 +308,12 @@ class RecurrentTokenGenerator(Generator):
         sampled = prefix_len < lengths.view(1, 1, rows_in)
         selected = sampled.reshape(-1).nonzero().squeeze(1)
         if prefixes == 0 or selected.numel() == 0:
-            return Rollouts(values=out_values, lengths=out_lengths, sampled=sampled)
+            return Rollouts(values=out_values, lengths=out_lengths, sampled=sampled, condition=batch.condition)
         flat_values = out_values.view(-1, steps)
         flat_lengths = out_lengths.view(-1)
         starts = prefix_len.reshape(-1)[selected]
         sources = row_of.reshape(-1)[selected]
-        prefix_tops, prefix_states = self._prefix_states(values)
+        prefix_tops, prefix_states = self._prefix_states(values, batch.condition)
         size = chunk_size or selected.numel()
         for first in range(0, selected.numel(), size):
             part = slice(first, first + size)
@@ -297,7 +325,7 @@ class RecurrentTokenGenerator(Generator):
             rows = selected[part]
             flat_values[rows] = torch.where(keep_prefix, values[chunk_sources], completed)
             flat_lengths[rows] = completed_lengths
-        return Rollouts(values=out_values, lengths=out_lengths, sampled=sampled)
+        return Rollouts(values=out_values, lengths=out_lengths, sampled=sampled, condition=batch.condition)
 
     def _full_width(self, batch: Batch) -> tuple[Tensor, Tensor]:
         """The batch's tokens padded to ``max_len`` steps, and its lengths, on this device."""
@@ -312,7 +340,7 @@ class RecurrentTokenGenerator(Generator):
             values = F.pad(values, (0, steps - values.shape[1]), value=self.spec.pad_id)
         return values, batch.lengths.to(device).clamp(0, steps)
 
-    def _prefix_states(self, values: Tensor) -> tuple[Tensor, State]:
+    def _prefix_states(self, values: Tensor, condition: Condition | None = None) -> tuple[Tensor, State]:
         """The top output ``[T - 1, B, H]`` (before dropout) and each state part ``[T - 1, B, ...]``
         after reading each prefix ``x_0 .. x_{t-1}``.
 
@@ -325,8 +353,9 @@ class RecurrentTokenGenerator(Generator):
         state = self._zero_state(rows)
         tops: list[Tensor] = []
         kept: list[State] = []
+        start_inputs = self._start_inputs(rows, condition, values.device)
         for t in range(steps):
-            top, state = self._cell(self.embed(tokens), state)
+            top, state = self._cell(start_inputs if t == 0 else self.embed(tokens), state)
             if t >= 1:
                 tops.append(top)
                 kept.append(state)

@@ -162,6 +162,7 @@ class RelationalMemoryGenerator(RecurrentTokenGenerator):
         self.dropout = nn.Identity()  # RelGAN uses none; the shared loop applies it to the top output
         self.out = nn.Linear(mem_slots * self.memory.mem_size, spec.vocab_size)
         self._register_logit_mask()
+        self._register_condition(embed_dim)
         apply_init(self, init, "rmc generator")
 
     def _zero_state(self, n: int) -> State:
