@@ -28,7 +28,7 @@ from seqtk.core.plugins import PluginHost
 from seqtk.core.recipe import Recipe, load_recipe
 
 #: What a run directory holds; --overwrite removes exactly these, nothing a user put there.
-RUN_FILES = ("recipe.yaml", "metrics.jsonl", "summary.json")
+RUN_FILES = ("recipe.yaml", "metrics.jsonl", "summary.json", "environment.json")
 RUN_FOLDERS = ("checkpoints", "samples")
 
 
@@ -94,6 +94,7 @@ def run(
         trainer = Trainer(recipe, host.registry, run_dir, callbacks=host.callbacks(recipe, extra=callbacks), progress=progress, dist=dist)
         if dist.is_main:
             _prepare_run_dir(run_dir, recipe, resume=resume)
+            _write_environment(run_dir, device, host, resume=resume)
         started = time.perf_counter()
         try:
             metrics = trainer.fit(resume=resume)
@@ -120,6 +121,13 @@ def _prepare_run_dir(run_dir: Path, recipe: Recipe, *, resume: bool) -> None:
     else:
         _clear_run_dir(run_dir)
         atomic_write_text(run_dir / "recipe.yaml", yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+
+
+def _write_environment(run_dir: Path, device: Any, host: PluginHost, *, resume: bool) -> None:
+    """``environment.json``: versions, device and plugins of this session (``seqtk.core.environment``), for ``seqtk report``."""
+    from seqtk.core.environment import ENVIRONMENT_FILE, describe_environment
+
+    atomic_write_text(run_dir / ENVIRONMENT_FILE, json.dumps(describe_environment(device, host, resumed=resume), indent=2) + "\n")
 
 
 def _check_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:

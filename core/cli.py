@@ -83,6 +83,23 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
     scoring.add_argument("--out", type=Path, default=None, help="also write the JSON to this file")
     scoring.set_defaults(handler=_cmd_score)
 
+    sweeping = verbs.add_parser("sweep", help="tune a recipe with Optuna: one run per trial, resumable, several workers (docs/sweeps.md)")
+    sweeping.add_argument("sweep_file", type=Path, help="a sweep YAML file (base recipe, search space, metric, trials)")
+    sweeping.add_argument("--json", action="store_true", help="print the trials and the best one as JSON (progress lines go to stderr)")
+    sweeping.set_defaults(handler=_cmd_sweep)
+
+    report = verbs.add_parser("report", help="write one self-contained HTML page about one or more runs (needs the plot extra)")
+    report.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN", help="run directories written by 'seqtk run' (several: curves overlaid)")
+    report.add_argument("-o", "--out", type=Path, default=None, help="the HTML file (default: RUN/report.html of the first RUN)")
+    report.add_argument("--samples", type=int, default=8, help="examples shown per side where a domain shows a few (default 8)")
+    report.set_defaults(handler=_cmd_report)
+
+    comparing = verbs.add_parser("compare", help="runs side by side: final and best metrics, recipe differences, wall time")
+    comparing.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN", help="run directories written by 'seqtk run' (in progress or interrupted ones too)")
+    comparing.add_argument("--metric", default=None, metavar="NAME", help="only this metric")
+    comparing.add_argument("--json", action="store_true", help="print a JSON object instead of the table")
+    comparing.set_defaults(handler=_cmd_compare)
+
     if host is not None:
         host.add_commands(verbs)
     return parser
@@ -314,6 +331,29 @@ def _cmd_score(args: argparse.Namespace) -> int:
         atomic_write_text(args.out, text + "\n")
     print(text)
     return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from seqtk.core.compare import compare, render_table, to_json
+
+    result = compare(args.run_dirs, metric=args.metric, host=args.host)
+    print(to_json(result) if args.json else render_table(result))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from seqtk.core.report import write_report
+
+    out = args.out if args.out is not None else args.run_dirs[0] / "report.html"
+    path = write_report(args.run_dirs, out, host=args.host, samples=max(1, args.samples))
+    print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from seqtk.core.sweep_run import run_command
+
+    return run_command(args.sweep_file, as_json=args.json, host=args.host)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:

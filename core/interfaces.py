@@ -360,6 +360,19 @@ class Domain(abc.ABC):
         """
         raise NotImplementedError(f"{cls.__name__} cannot score sample files")
 
+    def report_samples(self, run_dir: Path, *, generator: "Generator | None" = None, count: int = 8) -> list[Any]:
+        """What ``seqtk report`` shows of a run's samples beside real data: ``seqtk.core.report_items`` objects.
+
+        Called on the domain restored from the run's newest checkpoint (``generator`` is that
+        checkpoint's, in eval mode; None when the run has none yet), or built from the run's
+        recipe. ``count`` bounds the examples per side. The default shows the pictures the
+        newest evaluation wrote to ``samples/``; domains override it to add their own
+        (sentences with their NLL, audio). Must not fail on a run in progress.
+        """
+        from seqtk.core.report_items import sample_pictures
+
+        return list(sample_pictures(run_dir))
+
 
 # --------------------------------------------------------------------------- networks
 

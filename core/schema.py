@@ -279,6 +279,17 @@ class EarlyStopping:
 
 
 @dataclass
+class TensorBoard:
+    """The built-in ``tensorboard`` callback: the run's losses, metrics, samples, pictures and recipe as TensorBoard event files (docs/runs.md, TensorBoard)."""
+
+    enabled: bool = _f(
+        False,
+        doc="Write every logged loss and metric as scalars, text samples as text, the evaluations' pictures as images and the resolved recipe as hyperparameters; `--resume` appends to the same folder without repeating steps. Needs the `tensorboard` extra (`pip install 'seqtk[tensorboard]'`).",
+    )
+    log_dir: str | None = _f(None, doc="Folder of the event files; null puts them in the run directory's `tensorboard/`. Relative paths are relative to the working directory.")
+
+
+@dataclass
 class Callbacks:
     """What runs around the training steps: seqtk's own callbacks (`progress`, `metrics-log`, `samples`, `checkpoint`, `early-stopping`) and plugins' (`seqtk_callbacks`)."""
 
@@ -287,6 +298,7 @@ class Callbacks:
         factory=list,
     )
     early_stopping: EarlyStopping = _f(doc="Stop when a metric stops improving.", factory=EarlyStopping)
+    tensorboard: TensorBoard = _f(doc="TensorBoard event files of the run (the `tensorboard` callback).", factory=TensorBoard)
 
 
 @dataclass

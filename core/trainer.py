@@ -67,7 +67,7 @@ from seqtk.core.schema import DiscriminatorPools
 from seqtk.core.stabilisers import add_instance_noise, r1_penalty
 
 #: Recipe keys that may change between a run and its resumption without breaking it.
-RESUMABLE_CHANGES = ("output", "eval", "train.adversarial.steps", "train.log_every", "train.cpu_threads", "callbacks.disable")
+RESUMABLE_CHANGES = ("output", "eval", "train.adversarial.steps", "train.log_every", "train.cpu_threads", "callbacks.disable", "callbacks.tensorboard")
 EVAL_SEED_OFFSET = 7919
 #: Rank r > 0 reseeds with ``seed + r * RANK_SEED_STRIDE`` after the networks are built
 #: (identically on every rank), so ranks draw different noise; rank 0 keeps the plain seed.

@@ -25,6 +25,15 @@ def seqtk_register(registry: Registry) -> None:
 
 
 @hookimpl
+def seqtk_validate_recipe(recipe: Recipe) -> list[Any]:
+    """A recipe that enables a built-in callback whose package is missing fails here, naming the extra to install."""
+    from seqtk.plugins.tensorboard import missing_package_problem
+
+    problem = missing_package_problem(recipe)
+    return [problem] if problem is not None else []
+
+
+@hookimpl
 def seqtk_callbacks(recipe: Recipe) -> list[Any]:
     """seqtk's own callbacks: the progress bar, metrics.jsonl, samples and pictures, checkpoints, and early stopping when the recipe asks.
 
@@ -36,6 +45,10 @@ def seqtk_callbacks(recipe: Recipe) -> list[Any]:
     data = recipe.data
     keep_best = data.output.keep_best
     found: list[Any] = [ProgressBar(), MetricsLogger(data.train.log_every), SampleWriter(data.output.samples)]
+    if data.callbacks.tensorboard.enabled:  # after samples: it shows the pictures that callback writes
+        from seqtk.plugins.tensorboard import TensorBoardLogger
+
+        found.append(TensorBoardLogger(data.callbacks.tensorboard.log_dir, data.train.log_every))
     stopping = data.callbacks.early_stopping
     if stopping.metric is not None:
         found.append(EarlyStopping(stopping.metric, stopping.patience, stopping.min_delta, stopping.mode))

@@ -172,7 +172,7 @@ def test_two_ranks_with_half_batches_match_one_process_with_the_whole_batch(tmp_
     for a, b in zip(rows_one, rows_two):
         for key in a.keys() - {"step", "phase"}:
             assert b[key] == pytest.approx(a[key], rel=1e-5), (a, b)
-    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["checkpoints", "metrics.jsonl", "recipe.yaml", "samples", "summary.json"]
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["checkpoints", "environment.json", "metrics.jsonl", "recipe.yaml", "samples", "summary.json"]
 
 
 def wgan_gp(tmp_path: Path, name: str) -> dict[str, Any]:

@@ -228,6 +228,12 @@ class MusicDomain(LazySplits, Domain):
             written += self._write_pianoroll(pieces, Path(directory) / f"{stem}-pianoroll.png")
         return written
 
+    def report_samples(self, run_dir: Path, *, generator: Any = None, count: int = 8) -> list[Any]:
+        """``seqtk report``: the piano roll, and held-out excerpts and every sample as audio (``seqtk.plugins.music.report``)."""
+        from seqtk.plugins.music.report import report_samples
+
+        return report_samples(self, run_dir, count)
+
     def state_dict(self) -> dict[str, Any]:
         """Representation, scaling or vocabulary, lengths and tempo: what ``seqtk sample`` needs."""
         if self._max_len is None:

@@ -231,6 +231,23 @@ class TextDomain(LazySplits, Domain):
         atomic_write_text(path, "".join(line + "\n" for line in lines))
         return [path]
 
+    def report_samples(self, run_dir: Path, *, generator: Any = None, count: int = 8) -> list[Any]:
+        """``seqtk report``: generated sentences beside held-out ones, with their NLL (``seqtk.plugins.text.report``)."""
+        from seqtk.plugins.text.report import sentence_report
+
+        test = self.load("test").batch
+        shown = test.index(torch.arange(min(count, test.size)))
+        held_out = [detokenize(tokens, self.tokenizer) for tokens in self.decode(shown)]
+
+        def encode_line(line: str) -> Batch | None:
+            tokens = self.tokenize(line.lower() if self.lowercase else line)
+            return self.encode([tokens]) if len(tokens) < self.max_len else None
+
+        return sentence_report(
+            run_dir, generator=generator, count=count, held_out=held_out,
+            held_out_batch=lambda i: shown.index(torch.tensor([i])), encode_line=encode_line,
+        )
+
     # ----------------------------------------------------------- state
 
     def state_dict(self) -> dict[str, Any]:

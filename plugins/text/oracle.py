@@ -334,6 +334,29 @@ class OracleDomain(LazySplits, Domain):
         atomic_write_text(path, text)
         return [path]
 
+    def report_samples(self, run_dir: Path, *, generator: Any = None, count: int = 8) -> list[Any]:
+        """``seqtk report``: generated token ids beside held-out ones, with their NLL (``seqtk.plugins.text.report``)."""
+        from seqtk.plugins.text.report import sentence_report
+
+        test = self.load("test").batch
+        shown = test.index(torch.arange(min(count, test.size)))
+        held_out = [" ".join(str(t) for t in row[: int(n)]) for row, n in zip(shown.values.tolist(), shown.lengths.tolist())]
+
+        def encode_line(line: str) -> Batch | None:
+            try:
+                ids = [int(word) for word in line.split()]
+            except ValueError:
+                return None
+            if not ids or len(ids) > self.length or not all(0 <= i < self.vocab_size for i in ids):
+                return None
+            values = torch.tensor([ids + [0] * (self.length - len(ids))], dtype=torch.long)
+            return Batch(values=values, lengths=torch.tensor([len(ids)]))
+
+        return sentence_report(
+            run_dir, generator=generator, count=count, held_out=held_out,
+            held_out_batch=lambda i: shown.index(torch.tensor([i])), encode_line=encode_line,
+        )
+
     # ----------------------------------------------------------- state
 
     def state_dict(self) -> dict[str, Any]:

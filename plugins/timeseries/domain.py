@@ -147,6 +147,12 @@ class TimeSeriesDomain(LazySplits, Domain):
             written += self._write_pictures(values, lengths, Path(directory), stem)
         return written
 
+    def report_samples(self, run_dir: Path, *, generator: Any = None, count: int = 8) -> list[Any]:
+        """``seqtk report``: the newest grid and PCA pictures (``seqtk.plugins.timeseries.report``)."""
+        from seqtk.plugins.timeseries.report import report_samples
+
+        return report_samples(run_dir)
+
     def state_dict(self) -> dict[str, Any]:
         """Columns, scaler and lengths: what ``seqtk sample`` needs without the data file."""
         if self._names is None:

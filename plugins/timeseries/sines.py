@@ -114,6 +114,12 @@ class SinesDomain(LazySplits, Domain):
             written += write_pictures(self.load("test").batch, batch.detach().to("cpu"), Path(directory), stem, feature_names=names, seed=self.seed)
         return written
 
+    def report_samples(self, run_dir: Path, *, generator: Any = None, count: int = 8) -> list[Any]:
+        """``seqtk report``: the newest grid and PCA pictures (``seqtk.plugins.timeseries.report``)."""
+        from seqtk.plugins.timeseries.report import report_samples
+
+        return report_samples(run_dir)
+
     def state_dict(self) -> dict[str, Any]:
         """Nothing is fitted to the data; the parameters alone regenerate it exactly."""
         return {}
