@@ -95,13 +95,13 @@ class RunView:
     def metric_values(record: dict[str, Any] | None) -> dict[str, float]:
         if record is None:
             return {}
-        return {k: float(v) for k, v in record.items() if k not in ("step", "phase") and _number(v) is not None}
+        return {k: float(v) for k, v in record.items() if k not in ("step", "phase") and logged_number(v) is not None}
 
     def initial_metrics(self) -> dict[str, float]:
         """The evaluation before training (step 0), from the log, else from summary.json."""
         first = next((r for r in self.evaluations if r.get("step") == 0), None)
         if first is None and self.summary:
-            return {k: float(v) for k, v in (self.summary.get("initial_metrics") or {}).items() if _number(v) is not None}
+            return {k: float(v) for k, v in (self.summary.get("initial_metrics") or {}).items() if logged_number(v) is not None}
         return self.metric_values(first)
 
     def final_metrics(self) -> tuple[int | None, dict[str, float]]:
@@ -112,7 +112,7 @@ class RunView:
         return int(evaluations[-1]["step"]), self.metric_values(evaluations[-1])
 
 
-def _number(value: Any) -> float | None:
+def logged_number(value: Any) -> float | None:
     """A logged value as a float ('nan' and 'inf' strings included: the log writes them so), or None."""
     if isinstance(value, bool):
         return None

@@ -11,6 +11,8 @@ import io
 import math
 from typing import TYPE_CHECKING, Any, Sequence
 
+from seqtk.core.report import logged_number
+
 if TYPE_CHECKING:  # pragma: no cover
     from seqtk.core.report import RunView
 
@@ -27,19 +29,9 @@ def quantities(records_by_run: Sequence[Sequence[dict[str, Any]]]) -> list[str]:
     for records in records_by_run:
         for record in records:
             for key, value in record.items():
-                if key not in ("step", "phase") and _value(value) is not None:
+                if key not in ("step", "phase") and logged_number(value) is not None:
                     found.setdefault(key)
     return [k for k in FIRST if k in found] + [k for k in found if k not in FIRST]
-
-
-def _value(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
-        return float(value)
-    return None
 
 
 def curves_png(views: Sequence["RunView"], which: str, colours: Sequence[str]) -> bytes | None:
@@ -60,7 +52,7 @@ def curves_png(views: Sequence["RunView"], which: str, colours: Sequence[str]) -
     for index, key in enumerate(keys):
         axes = grid[index // columns, index % columns]
         for view, records, colour in zip(views, series, colours):
-            points = [(int(r["step"]), _value(r.get(key))) for r in records if _value(r.get(key)) is not None]
+            points = [(int(r["step"]), logged_number(r.get(key))) for r in records if logged_number(r.get(key)) is not None]
             if not points:
                 continue
             steps, values = zip(*points)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from seqtk.core.callbacks import Callback, Run
+from seqtk.core.compare import flatten  # recipe key paths, as compare shows their differences
 from seqtk.core.errors import Problem
 
 NAME = "tensorboard"
@@ -48,16 +49,6 @@ def missing_package_problem(recipe: Any) -> Problem | None:
     if not recipe.data.callbacks.tensorboard.enabled or importlib.util.find_spec("tensorboard") is not None:
         return None
     return Problem("callbacks.tensorboard.enabled", f"needs the tensorboard package, which is not installed: {INSTALL_HINT}")
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"batch_size": 64}}`` -> ``{"train.batch_size": 64}``; lists stay whole (a list is one value)."""
-    if isinstance(data, Mapping):
-        flat: dict[str, Any] = {}
-        for key, value in data.items():
-            flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return flat
-    return {prefix: data}
 
 
 def hparam_value(value: Any) -> bool | int | float | str:
