@@ -218,3 +218,42 @@ def test_a_context_sequence_conditions_generator_and_discriminator_through_its_e
     assert len({round(float(s), 6) for s in scores}) == 3
     with pytest.raises(ValueError, match="conditions on a context sequence, but this batch's condition has none"):
         generator.sample(2, condition=Condition(labels=torch.tensor([0, 1])))
+
+
+@pytest.mark.parametrize("every_step", [False, True])
+def test_every_step_conditioning_keeps_sampling_teacher_forcing_and_rollouts_consistent(every_step: bool) -> None:
+    """With the vector at every input, samples, teacher forcing and rollouts still describe one distribution."""
+    from seqtk.plugins.tokens.rmc import RelationalMemoryGenerator
+
+    for make in (
+        lambda: TokenLSTMGenerator(SPEC, embed_dim=8, hidden_dim=8, condition_every_step=every_step),
+        lambda: RelationalMemoryGenerator(SPEC, embed_dim=8, head_size=4, num_heads=2, condition_every_step=every_step),
+    ):
+        torch.manual_seed(4)
+        generator = make().eval()
+        condition = Condition(labels=torch.tensor([0, 1, 2]))
+        batch = generator.sample(3, condition=condition)
+        taken = torch.log_softmax(generator.next_token_logits(batch.values, condition), -1).gather(2, batch.values.unsqueeze(2)).squeeze(2)
+        torch.testing.assert_close(taken * batch.mask, batch.log_probs.detach() * batch.mask)
+        rollouts = generator.rollouts(batch, 2)
+        # Every completion keeps its prefix and is as long as the sequence (fixed-length data).
+        for t in range(1, SPEC.max_len):
+            assert torch.equal(rollouts.values[t - 1, :, :, :t], batch.values[:, :t].unsqueeze(0).expand(2, 3, t))
+        assert rollouts.batch().condition.labels.tolist() == [0, 1, 2] * 2 * (SPEC.max_len - 1)
+
+
+def test_every_step_conditioning_changes_each_steps_distribution_not_only_the_first() -> None:
+    torch.manual_seed(5)
+    start_only = TokenLSTMGenerator(SPEC, embed_dim=8, hidden_dim=8)
+    every = TokenLSTMGenerator(SPEC, embed_dim=8, hidden_dim=8, condition_every_step=True)
+    every.load_state_dict(start_only.state_dict())  # the same parameters: only where the vector enters differs
+    values = torch.randint(0, 9, (1, 6))
+    condition = Condition(labels=torch.tensor([1]))
+    assert not torch.allclose(start_only.next_token_logits(values, condition)[:, 1:], every.next_token_logits(values, condition)[:, 1:])
+    # Without a condition module (unconditional data) the option adds nothing and changes nothing.
+    plain = DomainSpec(kind="discrete", max_len=6, vocab_size=9)
+    torch.manual_seed(6)
+    a = TokenLSTMGenerator(plain, embed_dim=8, hidden_dim=8)
+    torch.manual_seed(6)
+    b = TokenLSTMGenerator(plain, embed_dim=8, hidden_dim=8, condition_every_step=True)
+    torch.testing.assert_close(a.next_token_logits(values), b.next_token_logits(values))

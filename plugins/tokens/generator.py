@@ -46,7 +46,9 @@ class TokenLSTMGenerator(RecurrentTokenGenerator):
     ``num_layers`` stacked LSTM layers; ``dropout`` between layers and on the top
     layer's output (active in training mode only); ``temperature`` (> 0) divides the
     logits; ``init`` how the parameters are drawn (:mod:`seqtk.plugins.init`; None keeps
-    PyTorch's defaults, ``normal`` is SeqGAN's N(0, 0.1)).
+    PyTorch's defaults, ``normal`` is SeqGAN's N(0, 0.1)); ``condition_every_step``
+    (conditional domains) add the condition's vector to every input, not only the start
+    input.
     """
 
     _name: ClassVar[str] = "token-lstm"
@@ -60,6 +62,7 @@ class TokenLSTMGenerator(RecurrentTokenGenerator):
         dropout: Dropout = 0.0,
         temperature: PositiveFloat = 1.0,
         init: str | Mapping[str, Any] | None = None,
+        condition_every_step: bool = False,
     ) -> None:
         super().__init__()
         check_token_spec(spec, "token-lstm")
@@ -77,7 +80,7 @@ class TokenLSTMGenerator(RecurrentTokenGenerator):
         self.dropout = nn.Dropout(self.dropout_p)
         self.out = nn.Linear(hidden_dim, spec.vocab_size)
         self._register_logit_mask()
-        self._register_condition(embed_dim)
+        self._register_condition(embed_dim, condition_every_step)
         apply_init(self, init, "token-lstm generator")
 
     # ----------------------------------------------------------- the LSTM cell

@@ -104,19 +104,53 @@ class RecurrentTokenGenerator(Generator):
 
     # ----------------------------------------------------------- pieces
 
-    def _register_condition(self, embed_dim: int) -> None:
-        """A conditional domain's condition enters as a vector added to the start input (no parameters otherwise)."""
-        self.condition_embed = condition_embedding(self.spec.conditions, embed_dim)
+    def _register_condition(self, embed_dim: int, every_step: bool = False) -> None:
+        """A conditional domain's condition enters as a vector added to the start input, and with ``every_step`` to every input (no parameters otherwise).
 
-    def _start_inputs(self, rows: int, condition: Condition | None, device: torch.device) -> Tensor:
-        """``[rows, E]``: the learned start embedding, plus the condition's vector when the domain has conditions."""
-        start = self.embed(torch.full((rows,), self.start_id, dtype=torch.long, device=device))
+        The start input suffices for a condition the first tokens already express (a class
+        of the conditional oracle); one that must hold over the whole sequence but is
+        weakly visible in any few tokens (a chorale's mode) is better added at every step,
+        where the recurrent state cannot forget it.
+        """
+        self.condition_embed = condition_embedding(self.spec.conditions, embed_dim)
+        self.condition_every_step = bool(every_step)
+        #: How many parts the cell's own state has (the condition's vector is one more), or None.
+        self._cell_parts = len(self._zero_state(1)) if every_step and self.condition_embed is not None else None
+
+    def _condition_vector(self, rows: int, condition: Condition | None, device: torch.device) -> Tensor | None:
+        """``[rows, E]``: the condition's vector, or None when the domain has no conditions."""
         embedding = getattr(self, "condition_embed", None)
         if embedding is None:
-            return start
+            return None
         if condition is None:
             raise ValueError(f"{self._name} generator: the domain is conditional; sample(n, condition=...) needs a condition per row")
-        return start + embedding(condition, rows)
+        return embedding(condition, rows)
+
+    def _start_inputs(self, rows: int, vector: Tensor | None, device: torch.device) -> Tensor:
+        """``[rows, E]``: the learned start embedding, plus the condition's vector when there is one."""
+        start = self.embed(torch.full((rows,), self.start_id, dtype=torch.long, device=device))
+        return start if vector is None else start + vector
+
+    def _every_step(self, vector: Tensor | None) -> bool:
+        return vector is not None and getattr(self, "condition_every_step", False)
+
+    def _initial_state(self, rows: int, vector: Tensor | None) -> State:
+        """The cell's zero state; with every-step conditioning the condition's vector rides along as a last part.
+
+        Carried in the state, the vector follows each row wherever the loops move rows
+        (finished rows dropped, prefixes completed in rollouts) with no bookkeeping of its own.
+        """
+        state = self._zero_state(rows)
+        return [*state, vector] if self._every_step(vector) else state  # type: ignore[list-item]
+
+    def _step_cell(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """``_cell``, adding the condition's vector to the input when it rides in the state."""
+        parts = getattr(self, "_cell_parts", None)
+        if parts is None or len(state) == parts:
+            return self._cell(x, state)
+        vector = state[-1]
+        top, new_state = self._cell(x + vector, state[:-1])
+        return top, [*new_state, vector]
 
     def _register_logit_mask(self) -> None:
         """The ``-inf`` logit offsets of ``spec.unsampled_ids`` (0 elsewhere), as a buffer."""
@@ -140,7 +174,7 @@ class RecurrentTokenGenerator(Generator):
 
     def _step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         """One step for ``tokens`` ``[N]``: the top output ``[N, H]`` (output dropout applied) and the new state."""
-        top, state = self._cell(self.embed(tokens), state)
+        top, state = self._step_cell(self.embed(tokens), state)
         return self.dropout(top), state
 
     def _draw(
@@ -178,8 +212,12 @@ class RecurrentTokenGenerator(Generator):
         Teacher forcing; temperature and mask applied, so ``softmax`` of the result is
         exactly the distribution sampling draws from.
         """
-        start = self._start_inputs(values.shape[0], condition, values.device).unsqueeze(1)
-        hidden = self._teacher_forced(torch.cat([start, self.embed(values[:, :-1])], dim=1))
+        vector = self._condition_vector(values.shape[0], condition, values.device)
+        start = self._start_inputs(values.shape[0], vector, values.device).unsqueeze(1)
+        inputs = torch.cat([start, self.embed(values[:, :-1])], dim=1)
+        if self._every_step(vector):
+            inputs = inputs + vector.unsqueeze(1)  # type: ignore[union-attr]
+        hidden = self._teacher_forced(inputs)
         weight, bias = self._output_layer()
         return F.linear(self.dropout(hidden), weight, bias)
 
@@ -224,14 +262,15 @@ class RecurrentTokenGenerator(Generator):
         lengths = torch.full((n,), steps, dtype=torch.long, device=device)
         alive: Tensor | None = None  # rows still being sampled, None while it is all of them
         tokens = torch.full((n,), self.start_id, dtype=torch.long, device=device)
-        state = self._zero_state(n)
+        vector = self._condition_vector(n, condition, device)
+        state = self._initial_state(n, vector)
         workspace = self._workspace(draw, n, weight, bias)
         log_prob_columns: list[Tensor] = []
         relaxed_columns: list[Tensor] = []
-        start_inputs = self._start_inputs(n, condition, device)
+        start_inputs = self._start_inputs(n, vector, device)
         for t in range(steps):
             if t == 0:
-                top, state = self._cell(start_inputs, state)
+                top, state = self._step_cell(start_inputs, state)
                 top = self.dropout(top)
             else:
                 top, state = self._step(tokens, state)
@@ -350,12 +389,13 @@ class RecurrentTokenGenerator(Generator):
         """
         rows, steps = values.shape
         tokens = torch.full((rows,), self.start_id, dtype=torch.long, device=values.device)
-        state = self._zero_state(rows)
+        vector = self._condition_vector(rows, condition, values.device)
+        state = self._initial_state(rows, vector)
         tops: list[Tensor] = []
         kept: list[State] = []
-        start_inputs = self._start_inputs(rows, condition, values.device)
+        start_inputs = self._start_inputs(rows, vector, values.device)
         for t in range(steps):
-            top, state = self._cell(start_inputs if t == 0 else self.embed(tokens), state)
+            top, state = self._step_cell(start_inputs if t == 0 else self.embed(tokens), state)
             if t >= 1:
                 tops.append(top)
                 kept.append(state)
@@ -395,7 +435,7 @@ class RecurrentTokenGenerator(Generator):
             tokens_out[:active, s] = tokens
             if s == steps - 1:
                 break
-            new_top, new_state = self._cell(self.embed(tokens), [part[:active] for part in state_all])
+            new_top, new_state = self._step_cell(self.embed(tokens), [part[:active] for part in state_all])
             top_all[:active] = new_top
             for part, new in zip(state_all, new_state):
                 part[:active] = new

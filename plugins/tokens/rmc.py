@@ -134,7 +134,8 @@ class RelationalMemoryGenerator(RecurrentTokenGenerator):
     ``num_heads * head_size`` units); ``temperature`` (> 0) divides the logits; ``init``
     how the parameters are drawn (:mod:`seqtk.plugins.init`; None keeps PyTorch's
     defaults). RelGAN's published generator (oracle and COCO): ``embed_dim: 32``,
-    ``mem_slots: 1``, ``head_size: 256``, ``num_heads: 2``.
+    ``mem_slots: 1``, ``head_size: 256``, ``num_heads: 2``. ``condition_every_step``
+    (conditional domains) adds the condition's vector to every input, as for ``token-lstm``.
     """
 
     _name: ClassVar[str] = "rmc"
@@ -148,6 +149,7 @@ class RelationalMemoryGenerator(RecurrentTokenGenerator):
         num_heads: PositiveInt = 2,
         temperature: PositiveFloat = 1.0,
         init: str | Mapping[str, Any] | None = None,
+        condition_every_step: bool = False,
     ) -> None:
         super().__init__()
         check_token_spec(spec, "rmc")
@@ -162,7 +164,7 @@ class RelationalMemoryGenerator(RecurrentTokenGenerator):
         self.dropout = nn.Identity()  # RelGAN uses none; the shared loop applies it to the top output
         self.out = nn.Linear(mem_slots * self.memory.mem_size, spec.vocab_size)
         self._register_logit_mask()
-        self._register_condition(embed_dim)
+        self._register_condition(embed_dim, condition_every_step)
         apply_init(self, init, "rmc generator")
 
     def _zero_state(self, n: int) -> State:
