@@ -239,12 +239,15 @@ def sample(
     best: bool = False,
     step: int | None = None,
     label: str | None = None,
+    conditions: str | Path | None = None,
 ) -> list[Path]:
     """Generate ``count`` sequences from a run's newest checkpoint (``best``: its best, ``step``: that step's), in the domain's format.
 
     For a class-conditional domain every sample is of class ``label`` (a class name or
     index) when given, else the samples follow the test split's labels in order; the
-    domain writes each sample's condition beside it.
+    domain writes each sample's condition beside it. ``conditions`` names a file of
+    conditions in the domain's format (``Domain.read_conditions``): ``count`` samples are
+    drawn for each, in the file's order.
     """
     import torch
 
@@ -253,7 +256,16 @@ def sample(
     if count < 1:
         raise SeqtkError(f"--count must be at least 1, got {count}")
     parts, recipe, state = restore(run_dir, seed=seed, host=host, best=best, step=step)
-    condition = _sampling_condition(parts.domain, count, label)
+    if conditions is not None:
+        if label is not None:
+            raise SeqtkError("choose --label or --conditions, not both")
+        try:
+            condition = parts.domain.read_conditions(Path(conditions)).repeat(count)
+        except NotImplementedError as exc:
+            raise SeqtkError(f"--conditions: {exc}") from None
+        count = condition.size
+    else:
+        condition = _sampling_condition(parts.domain, count, label)
     with torch.no_grad():
         batch = sample_in_chunks(parts.generator, count, recipe.data.train.batch_size * 16, condition)
     target = Path(out_dir) if out_dir is not None else Path(run_dir) / "generated"

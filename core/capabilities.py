@@ -28,6 +28,9 @@ Words and their Protocols:
   ``n`` times and returns :class:`Rollouts` (:class:`RollsOut`).
 - ``probability`` (objectives): the discriminator's score is the logit of D(x) = P(real),
   so ``exp(score)`` is D/(1-D) (:class:`ScoresProbability`).
+- ``classifies`` (discriminators): ``classify(batch)`` returns ``[B, classes]`` logits of
+  each row's class label, AC-GAN's auxiliary classifier (:class:`Classifies`; the ``acgan``
+  objective requires it).
 - ``continuous`` / ``discrete`` / ``oracle`` / ``music`` (domains): the kind of data a
   domain holds; no core method (the metrics that require ``oracle`` or ``music`` check
   the domain they are given: an ``OracleDomain``, a ``to_pieces`` method).
@@ -50,6 +53,7 @@ from seqtk.core.interfaces import Batch, Condition, Generator, Scores
 __all__ = [
     "CAPABILITIES",
     "Capability",
+    "Classifies",
     "Pretrains",
     "Rollouts",
     "RollsOut",
@@ -173,6 +177,13 @@ class ScoresProbability(Protocol):
     def discriminator_loss(self, real: Scores, fake: Scores) -> Tensor: ...
 
 
+@runtime_checkable
+class Classifies(Protocol):
+    """``classifies`` (discriminators): ``classify(batch)`` is ``[B, classes]`` logits of each row's label (AC-GAN, Odena et al. 2017)."""
+
+    def classify(self, batch: Batch) -> Tensor: ...
+
+
 # --------------------------------------------------------------------------- the table
 
 
@@ -196,6 +207,7 @@ CAPABILITIES: dict[str, Capability] = {
         Capability("relaxed", SamplesRelaxed, (("sample_relaxed", "sample_relaxed(n, inverse_temperature) -> Batch"),)),
         Capability("rollouts", RollsOut, (("rollouts", "rollouts(batch, n, chunk_size=None) -> Rollouts"),)),
         Capability("probability", ScoresProbability),
+        Capability("classifies", Classifies, (("classify", "classify(batch) -> Tensor [B, classes]"),)),
     )
 }
 

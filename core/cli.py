@@ -61,10 +61,11 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
     which = sample.add_mutually_exclusive_group()
     which.add_argument("--best", action="store_true", help="from the best checkpoint (the run's recipe set output.keep_best)")
     which.add_argument("--step", type=int, default=None, help="from the checkpoint of this step")
-    sample.add_argument("-n", "--count", type=int, default=100, help="how many sequences (default 100)")
+    sample.add_argument("-n", "--count", type=int, default=None, help="how many sequences (default 100; with --conditions, per condition, default 1)")
     sample.add_argument("--out", type=Path, default=None, help="folder for the samples (default RUN_DIR/generated)")
     sample.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     sample.add_argument("--label", default=None, metavar="CLASS", help="class-conditional runs: every sample of this class (name or index); default: the test split's labels in turn")
+    sample.add_argument("--conditions", type=Path, default=None, metavar="FILE", help="conditional runs: a file of conditions in the domain's format (text: one label or context per line); --count samples for each")
     sample.set_defaults(handler=_cmd_sample)
 
     scoring = verbs.add_parser(
@@ -359,7 +360,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_sample(args: argparse.Namespace) -> int:
     from seqtk.core.api import sample
 
-    paths = sample(args.run_dir, args.count, out_dir=args.out, seed=args.seed, host=args.host, best=args.best, step=args.step, label=args.label)
+    count = args.count if args.count is not None else (1 if args.conditions is not None else 100)
+    paths = sample(args.run_dir, count, out_dir=args.out, seed=args.seed, host=args.host, best=args.best, step=args.step, label=args.label, conditions=args.conditions)
     for path in paths:
         print(path)
     return 0

@@ -360,6 +360,15 @@ class Domain(abc.ABC):
         """
         raise NotImplementedError(f"{cls.__name__} cannot score sample files")
 
+    def read_conditions(self, path: Path) -> "Condition":
+        """The conditions in a user's file, one per sample to draw (``seqtk sample --conditions FILE``).
+
+        A conditional domain reads them in its own format (the text domain: one label, or
+        one context sentence, per line). Unconditional domains, and conditional ones that
+        read no such file, keep this default.
+        """
+        raise NotImplementedError(f"{type(self).__name__} reads no file of conditions")
+
     def report_samples(self, run_dir: Path, *, generator: "Generator | None" = None, count: int = 8) -> list[Any]:
         """What ``seqtk report`` shows of a run's samples beside real data: ``seqtk.core.report_items`` objects.
 
@@ -514,6 +523,15 @@ class Objective(abc.ABC):
         """An extra discriminator loss term (gradient penalty), or None.
 
         ``fake`` arrives detached from the generator: the penalty trains the discriminator only.
+        """
+        return None
+
+    def auxiliary_reward(self, discriminator: Discriminator, fake: Batch) -> Tensor | None:
+        """``[B]``: a term each generated row should raise besides its score (AC-GAN's class log-likelihood), or None.
+
+        Differentiable through ``fake`` like the discriminator's score. Estimators that
+        differentiate through samples subtract its mean from the generator's loss;
+        policy-gradient ones add it, detached, to each sequence's and each rollout's reward.
         """
         return None
 

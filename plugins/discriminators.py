@@ -16,7 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqtk.core.interfaces import Batch, Condition, Discriminator, DomainSpec
+from dataclasses import replace
+
+from seqtk.core.interfaces import Batch, Condition, ConditionSpec, Discriminator, DomainSpec
 from seqtk.core.params import Dropout, NonNegativeFloat, PositiveInt, checked
 from seqtk.plugins.conditioning import condition_projection
 from seqtk.plugins.init import apply_init
@@ -37,6 +39,25 @@ def _token_embedding(spec: DomainSpec, embed_dim: int, name: str) -> nn.Linear:
     if spec.vocab_size < 1:
         raise ValueError(f"{name} discriminator: a discrete spec needs vocab_size >= 1, got {spec.vocab_size}")
     return nn.Linear(spec.vocab_size, embed_dim, bias=False)
+
+
+def _auxiliary_classifier(spec: DomainSpec, enabled: bool, features: int, name: str) -> tuple[nn.Linear | None, ConditionSpec | None]:
+    """AC-GAN's class head (``features -> classes``) when ``enabled``, and the conditions left for projection.
+
+    The classifier replaces the label's projection term (AC-GAN's discriminator scores
+    realness without being told the label); static features and contexts are still projected.
+    """
+    if not enabled:
+        return None, spec.conditions
+    if spec.conditions is None or not spec.conditions.num_classes:
+        raise ValueError(f"{name} discriminator: auxiliary_classifier needs a domain whose sequences have class labels")
+    return nn.Linear(features, spec.conditions.num_classes), replace(spec.conditions, num_classes=0, class_names=())
+
+
+def _need_classifier(classifier: nn.Linear | None, name: str) -> nn.Linear:
+    if classifier is None:
+        raise ValueError(f"{name} discriminator: classify needs auxiliary_classifier: true")
+    return classifier
 
 
 def _check_features(spec: DomainSpec, name: str) -> None:
@@ -91,6 +112,7 @@ class _RecurrentDiscriminator(Discriminator):
         dropout: Dropout,
         init: str | Mapping[str, Any] | None = None,
         spectral_norm: bool = False,
+        auxiliary_classifier: bool = False,
     ) -> None:
         super().__init__()
         name = self._name  # hidden_dim, num_layers, embed_dim, dropout, flags: declared (checked)
@@ -113,7 +135,8 @@ class _RecurrentDiscriminator(Discriminator):
         )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_dim * (2 if bidirectional else 1), 1)
-        self.projection = condition_projection(spec.conditions, hidden_dim * (2 if bidirectional else 1))
+        self.classifier, projected = _auxiliary_classifier(spec, auxiliary_classifier, hidden_dim * (2 if bidirectional else 1), name)
+        self.projection = condition_projection(projected, hidden_dim * (2 if bidirectional else 1))
         apply_init(self, init, f"{name} discriminator")
         apply_spectral_norm(self, spectral_norm, f"{name} discriminator")
 
@@ -146,6 +169,14 @@ class _RecurrentDiscriminator(Discriminator):
         scores = self.head(features).squeeze(-1)
         return scores if self.projection is None else scores + self.projection(features, batch.condition)
 
+    def classify(self, batch: Batch) -> Tensor:
+        """``[B, classes]``: AC-GAN's class logits from the sequence's final states (``auxiliary_classifier: true``)."""
+        classifier = _need_classifier(self.classifier, self._name)
+        x = self._inputs(batch)
+        lengths = batch.lengths.detach().cpu().clamp(1, x.shape[1])
+        _, final = self.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        return classifier(self.dropout(self._last_state(self._hidden(final))))
+
     def _hidden(self, final: Tensor | tuple[Tensor, Tensor]) -> Tensor:
         """``[layers * directions, B, H]``: the final hidden state out of the cell's return value."""
         return final  # type: ignore[return-value]
@@ -176,7 +207,9 @@ class GRUDiscriminator(_RecurrentDiscriminator):
     (ignored for continuous data); ``dropout`` between layers and before the scoring layer;
     ``init`` how the parameters are drawn (:mod:`seqtk.plugins.init`; None keeps PyTorch's defaults);
     ``spectral_norm`` divide every weight matrix (input, recurrent, scoring) by its largest
-    singular value (:mod:`seqtk.plugins.spectral`).
+    singular value (:mod:`seqtk.plugins.spectral`). ``auxiliary_classifier`` adds AC-GAN's
+    class head, ``classify(batch)`` (for the ``acgan`` objective; the label is then not
+    projected).
 
     A sequence's score comes from the last layer's final states: the forward state at its
     last real step and, when bidirectional, the backward state at its first step (which
@@ -197,8 +230,9 @@ class GRUDiscriminator(_RecurrentDiscriminator):
         dropout: Dropout = 0.0,
         init: str | Mapping[str, Any] | None = None,
         spectral_norm: bool = False,
+        auxiliary_classifier: bool = False,
     ) -> None:
-        super().__init__(spec, hidden_dim, num_layers, bidirectional, per_step, embed_dim, dropout, init, spectral_norm)
+        super().__init__(spec, hidden_dim, num_layers, bidirectional, per_step, embed_dim, dropout, init, spectral_norm, auxiliary_classifier)
 
 
 class LSTMDiscriminator(_RecurrentDiscriminator):
@@ -211,8 +245,8 @@ class LSTMDiscriminator(_RecurrentDiscriminator):
     Parameters: ``hidden_dim`` LSTM width; ``num_layers`` stacked layers;
     ``bidirectional`` read both directions; ``per_step`` score every step ``[B, T]``
     instead of the sequence ``[B]``; ``embed_dim`` embedding width for tokens (ignored for
-    continuous data); ``dropout`` between layers and before the scoring layer; ``init`` and
-    ``spectral_norm`` as for :class:`GRUDiscriminator`.
+    continuous data); ``dropout`` between layers and before the scoring layer; ``init``,
+    ``spectral_norm`` and ``auxiliary_classifier`` as for :class:`GRUDiscriminator`.
     """
 
     _cell = nn.LSTM
@@ -229,8 +263,9 @@ class LSTMDiscriminator(_RecurrentDiscriminator):
         dropout: Dropout = 0.0,
         init: str | Mapping[str, Any] | None = None,
         spectral_norm: bool = False,
+        auxiliary_classifier: bool = False,
     ) -> None:
-        super().__init__(spec, hidden_dim, num_layers, bidirectional, per_step, embed_dim, dropout, init, spectral_norm)
+        super().__init__(spec, hidden_dim, num_layers, bidirectional, per_step, embed_dim, dropout, init, spectral_norm, auxiliary_classifier)
 
     def _hidden(self, final: Tensor | tuple[Tensor, Tensor]) -> Tensor:
         hidden, _cell_state = final  # type: ignore[misc]
@@ -301,7 +336,9 @@ class CNNDiscriminator(Discriminator):
     ``init`` how the parameters are drawn (:mod:`seqtk.plugins.init`; SeqGAN drew its
     convolutions and output layer ``truncated-normal``, std 0.1). ``spectral_norm`` divide
     every weight matrix (embedding, convolutions, highway, scoring layer) by its largest
-    singular value (:mod:`seqtk.plugins.spectral`).
+    singular value (:mod:`seqtk.plugins.spectral`). ``auxiliary_classifier`` adds AC-GAN's
+    class head on the pooled features, ``classify(batch)`` (for the ``acgan`` objective; the
+    label is then not projected).
     """
 
     per_step = False
@@ -319,6 +356,7 @@ class CNNDiscriminator(Discriminator):
         tied_highway: bool = False,
         init: str | Mapping[str, Any] | None = None,
         spectral_norm: bool = False,
+        auxiliary_classifier: bool = False,
     ) -> None:
         super().__init__()
         self.l2_penalty = float(l2_penalty)  # embed_dim, dropout, l2_penalty, flags: declared (checked)
@@ -336,7 +374,8 @@ class CNNDiscriminator(Discriminator):
         self.highway: _Highway | None = _Highway(total, tied_highway) if highway else None
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(total, 1)
-        self.projection = condition_projection(spec.conditions, total)
+        self.classifier, projected = _auxiliary_classifier(spec, auxiliary_classifier, total, "cnn")
+        self.projection = condition_projection(projected, total)
         apply_init(self, init, "cnn discriminator")
         apply_spectral_norm(self, spectral_norm, "cnn discriminator")
 
@@ -370,12 +409,24 @@ class CNNDiscriminator(Discriminator):
         if self.per_step:
             scores = self._per_step(self._inputs(batch).transpose(1, 2), batch.condition)
             return scores.masked_fill(~batch.mask.to(scores.device), 0.0)
+        return self._score(self._pooled(batch), batch.condition)
+
+    def _pooled(self, batch: Batch) -> Tensor:
+        """``[B, sum(num_filters)]``: each filter's largest pre-activation over the windows of each row."""
         x = self._conv_inputs(batch)
         lengths = batch.lengths.to(x.device)
         # Masking costs a pass over every feature map: skip it when every row fills the width.
         masked = bool((lengths < x.shape[1]).any())
         pooled = [_window_max(conv, width, x, 0, lengths if masked else None) for conv, width in zip(self.convs, self.filter_sizes)]
-        return self._score(torch.cat(pooled, dim=-1), batch.condition)
+        return torch.cat(pooled, dim=-1)
+
+    def classify(self, batch: Batch) -> Tensor:
+        """``[B, classes]``: AC-GAN's class logits from the pooled, highway features (``auxiliary_classifier: true``)."""
+        classifier = _need_classifier(self.classifier, "cnn")
+        features = F.relu(self._pooled(batch))
+        if self.highway is not None:
+            features = self.highway(features)
+        return classifier(self.dropout(features))
 
     def _score(self, pooled: Tensor, condition: Condition | None = None) -> Tensor:
         """``[B]`` scores from the pre-activation window maxima ``[B, sum(num_filters)]``.

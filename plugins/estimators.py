@@ -47,7 +47,7 @@ class Reparam(Estimator):
         fake_scores = Scores.of(discriminator(fake), fake)
         # Relativistic losses compare with real scores; others must not pay for them.
         real_scores = Scores.of(discriminator(real), real) if objective.generator_needs_real else None
-        return GeneratorStep(loss=objective.generator_loss(fake_scores, real_scores))
+        return _with_auxiliary(objective.generator_loss(fake_scores, real_scores), objective, discriminator, fake)
 
 
 # --------------------------------------------------------------------------- discrete
@@ -63,7 +63,8 @@ class Reinforce(Estimator):
     the last token's value is the reward of the sequence itself. A reward is
     ``objective.reward`` of the discriminator's score (``sigmoid(score)`` for minimax, as in
     SeqGAN). The loss is ``-sum(log p(x_t) * (Q[b, t] - baseline_t)) / tokens`` over the
-    real (unpadded) tokens.
+    real (unpadded) tokens. An objective with an ``auxiliary_reward`` (AC-GAN's
+    log-probability of the asked label) adds it to the reward of every sequence and rollout.
 
     Rollouts are batched: the generator's ``rollouts`` completes every prefix of every row
     ``rollouts`` times in one stepped pass (``chunk_size`` rows at a time), and the
@@ -208,6 +209,9 @@ class Reinforce(Estimator):
                     raise ValueError("reinforce: this objective needs real scores, but no real batch was given")
                 real_scores = Scores.of(discriminator(real), real).per_sequence()
             rewards = objective.reward(Scores.of(discriminator(fake), fake).per_sequence(), real_scores).detach()
+            auxiliary = objective.auxiliary_reward(discriminator, fake)
+            if auxiliary is not None:  # AC-GAN: the classifier's log-likelihood of the asked label joins the reward
+                rewards = rewards + auxiliary.detach().to(rewards.dtype)
             rollouts = rolling.rollouts(fake, self.rollouts, chunk_size=self.chunk_size)
             prefixes, count, rows = rollouts.lengths.shape
             per_rollout = rewards.view(1, 1, rows).expand(prefixes, count, rows).clone()
@@ -222,7 +226,10 @@ class Reinforce(Estimator):
                 else:
                     raw = discriminator(completions)
                 scores = Scores.of(raw, completions).per_sequence()
-                flat[part] = objective.reward(scores, real_scores).detach().to(flat.dtype)
+                reward = objective.reward(scores, real_scores).detach()
+                if auxiliary is not None:
+                    reward = reward + objective.auxiliary_reward(discriminator, completions).detach().to(reward.dtype)  # type: ignore[union-attr]
+                flat[part] = reward.to(flat.dtype)
         finally:
             discriminator.train(was_training)
         values = torch.cat([per_rollout.mean(1).transpose(0, 1), rewards.unsqueeze(1)], dim=1)
@@ -331,8 +338,8 @@ class GumbelSoftmax(Estimator):
             fake = _straight_through(fake)
         fake_scores = Scores.of(discriminator(fake), fake)
         real_scores = Scores.of(discriminator(real), real) if objective.generator_needs_real else None
-        loss = objective.generator_loss(fake_scores, real_scores)
-        return GeneratorStep(loss=loss, logs={"temperature": 1.0 / beta, "inverse_temperature": beta})
+        step_result = _with_auxiliary(objective.generator_loss(fake_scores, real_scores), objective, discriminator, fake)
+        return GeneratorStep(loss=step_result.loss, logs={**step_result.logs, "temperature": 1.0 / beta, "inverse_temperature": beta})
 
     def discriminator_samples(self, generator: Generator, n: int, *, step: int, total_steps: int, condition: Condition | None = None) -> Batch:
         """Relaxed one-hots at the current temperature: what the generator step shows the discriminator (RelGAN).
@@ -375,6 +382,15 @@ def _inverse_temperature(schedule: str, beta_max: float, i: int, n: int) -> floa
     if schedule == "square-root":
         return 1.0 + rise * math.sqrt(i) / math.sqrt(n - 1)
     raise ValueError(f"gumbel: unknown schedule {schedule!r}")
+
+
+def _with_auxiliary(loss: Tensor, objective: Objective, discriminator: Discriminator, fake: Batch) -> GeneratorStep:
+    """The generator's loss less the mean of the objective's auxiliary reward, when it has one (AC-GAN)."""
+    auxiliary = objective.auxiliary_reward(discriminator, fake)
+    if auxiliary is None:
+        return GeneratorStep(loss=loss)
+    bonus = auxiliary.mean()
+    return GeneratorStep(loss=loss - bonus, logs={"g_auxiliary": float(bonus.detach())})
 
 
 def _straight_through(batch: Batch) -> Batch:

@@ -7,8 +7,9 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor, nn
 
-from seqtk.core.interfaces import Batch, DomainSpec, Generator
+from seqtk.core.interfaces import Batch, Condition, DomainSpec, Generator
 from seqtk.core.params import Dropout, NonNegativeInt, PositiveInt, checked
+from seqtk.plugins.conditioning import ConditionEmbedding, condition_embedding
 from seqtk.plugins.init import apply_init
 
 __all__ = ["LSTMGenerator"]
@@ -34,6 +35,20 @@ class LSTMGenerator(Generator):
     parameters (a frequency, a trend) are far easier to generate from one draw than by
     integrating per-step noise, which teacher-forced pretraining teaches the LSTM to ignore.
     ``init`` how the parameters are drawn (:mod:`seqtk.plugins.init`; None keeps PyTorch's defaults).
+    ``condition_dim`` width of the condition vector (conditional domains only).
+
+    For a conditional domain (``spec.conditions``) each row's condition becomes one vector
+    (:class:`seqtk.plugins.conditioning.ConditionEmbedding`: a label's embedding, a linear
+    map of static features, a GRU's state over a context sequence, summed), appended to
+    the input at every step, as RCGAN feeds its label (Esteban et al. 2017). With a
+    context (forecasting: the history window) the vector also sets the LSTM's initial
+    hidden state through a linear map and ``tanh``, as a seq2seq encoder's state starts
+    its decoder, and when the context has the domain's features its last real step is the
+    "previous output" of step 0 and each output is a step from the previous one (a
+    residual in logit space, ``_squash``), so the forecast starts where the history ends
+    and an untrained forecaster repeats the last value (with ``feed_previous``). None of
+    these modules exists for unconditional data: parameters, random draws and state
+    dicts stay what they were.
     """
 
 
@@ -47,6 +62,7 @@ class LSTMGenerator(Generator):
         dropout: Dropout = 0.0,
         latent_dim: NonNegativeInt = 0,
         init: str | Mapping[str, Any] | None = None,
+        condition_dim: PositiveInt = 16,
     ) -> None:
         super().__init__()
         if spec.kind != "continuous":
@@ -65,7 +81,10 @@ class LSTMGenerator(Generator):
         self.noise_dim = noise_dim
         self.latent_dim = latent_dim
         self.feed_previous = feed_previous
-        input_dim = noise_dim + latent_dim + (spec.features if feed_previous else 0)
+        conditional = spec.conditions is not None and bool(spec.conditions.words)
+        self.condition_dim = condition_dim if conditional else 0
+        # The condition is read at every step: the LSTM's input widens by its vector.
+        input_dim = noise_dim + latent_dim + (spec.features if feed_previous else 0) + self.condition_dim
         self.rnn = nn.LSTM(
             input_dim,
             hidden_dim,
@@ -79,15 +98,28 @@ class LSTMGenerator(Generator):
         if high <= low:
             raise ValueError(f"lstm generator: value_range must be (low, high) with low < high, got {spec.value_range}")
         self._low, self._scale = float(low), float(high - low)
+        # Built after the unconditional modules, so unconditional runs draw the same initial weights as before.
+        self.condition_embed: ConditionEmbedding | None = condition_embedding(spec.conditions, condition_dim)
+        context = spec.conditions.context if spec.conditions is not None else None
+        self.initial_state = nn.Linear(condition_dim, hidden_dim * num_layers) if context is not None else None
+        self._context_starts = context is not None and context.kind == "continuous" and context.features == spec.features
         apply_init(self, init, "lstm generator")
 
     # ----------------------------------------------------------- pieces
 
-    def _squash(self, hidden: Tensor) -> Tensor:
-        """Map LSTM outputs to values in the domain's range (or unbounded without one)."""
+    def _squash(self, hidden: Tensor, previous: Tensor | None = None) -> Tensor:
+        """Map LSTM outputs to values in the domain's range (or unbounded without one).
+
+        With ``previous`` (forecasting) the output is a step from it: ``previous + raw``,
+        taken in logit space when the domain has a range, so an untrained forecaster
+        already repeats the last value and training learns the change.
+        """
         raw = self.out(self.dropout(hidden))
         if self.spec.value_range is None:
-            return raw
+            return raw if previous is None else previous + raw
+        if previous is not None:
+            unit = ((previous - self._low) / self._scale).clamp(1e-4, 1 - 1e-4)
+            raw = raw + torch.logit(unit)
         return self._low + self._scale * torch.sigmoid(raw)
 
     def _noise(self, n: int, steps: int) -> Tensor:
@@ -98,35 +130,62 @@ class LSTMGenerator(Generator):
         latent = torch.randn(n, 1, self.latent_dim, device=self.device).expand(n, steps, self.latent_dim)
         return torch.cat([noise, latent], dim=-1)
 
+    def _conditioning(self, rows: int, condition: Condition | None) -> tuple[Tensor | None, tuple[Tensor, Tensor] | None, Tensor | None]:
+        """``(condition vector [rows, C], initial LSTM state, first "previous output" [rows, 1, F])``; Nones when unconditional."""
+        if self.condition_embed is None:
+            return None, None, None
+        if condition is None:
+            raise ValueError("lstm generator: the domain is conditional; sample(n, condition=...) and pretraining batches need a condition per row")
+        vector = self.condition_embed(condition, rows)
+        state = None
+        if self.initial_state is not None:
+            layers, hidden = self.rnn.num_layers, self.rnn.hidden_size
+            h0 = torch.tanh(self.initial_state(vector)).view(rows, layers, hidden).transpose(0, 1).contiguous()
+            state = (h0, torch.zeros_like(h0))
+        first = None
+        if self._context_starts and condition.context is not None:
+            context = condition.context.to(vector.device)
+            last = (context.lengths.clamp(1, context.steps) - 1).long()
+            first = context.values.to(vector.dtype)[torch.arange(rows, device=vector.device), last].unsqueeze(1)
+        return vector, state, first
+
+    @staticmethod
+    def _with_condition(inputs: Tensor, vector: Tensor | None) -> Tensor:
+        """``inputs`` ``[B, T, D]`` with the condition vector appended at every step."""
+        if vector is None:
+            return inputs
+        return torch.cat([inputs, vector.unsqueeze(1).expand(-1, inputs.shape[1], -1)], dim=-1)
+
     # ----------------------------------------------------------- Generator
 
-    def sample(self, n: int) -> Batch:
+    def sample(self, n: int, condition: Condition | None = None) -> Batch:
         """``n`` sequences ``[n, max_len, features]``, differentiable in the parameters.
 
         Fixed-length domains get full-length rows. When the domain's spec carries
         ``length_weights``, each row's length is drawn from them and the steps past it
-        are zeroed (padding that every loss and metric masks out).
+        are zeroed (padding that every loss and metric masks out). For a conditional
+        domain row ``i`` answers ``condition``'s row ``i``, and the batch carries it.
         """
         noise = self._noise(n, self.spec.max_len)
+        vector, state, first = self._conditioning(n, condition)
         if not self.feed_previous:
-            hidden, _ = self.rnn(noise)
-            return self._with_lengths(self._squash(hidden))
-        previous = noise.new_zeros(n, 1, self.spec.features)
-        state: tuple[Tensor, Tensor] | None = None
+            hidden, _ = self.rnn(self._with_condition(noise, vector), state)
+            return self._with_lengths(self._squash(hidden), condition if vector is not None else None)
+        previous = first if first is not None else noise.new_zeros(n, 1, self.spec.features)
         steps: list[Tensor] = []
         for t in range(self.spec.max_len):
-            hidden, state = self.rnn(torch.cat([noise[:, t : t + 1], previous], dim=-1), state)
-            previous = self._squash(hidden)
+            hidden, state = self.rnn(self._with_condition(torch.cat([noise[:, t : t + 1], previous], dim=-1), vector), state)
+            previous = self._squash(hidden, previous if first is not None else None)
             steps.append(previous)
-        return self._with_lengths(torch.cat(steps, dim=1))
+        return self._with_lengths(torch.cat(steps, dim=1), condition if vector is not None else None)
 
-    def _with_lengths(self, values: Tensor) -> Batch:
+    def _with_lengths(self, values: Tensor, condition: Condition | None = None) -> Batch:
         if not self.spec.length_weights:
-            return Batch.full_length(values)
+            return Batch.full_length(values, condition=condition)
         weights = torch.tensor(self.spec.length_weights, dtype=torch.float, device=values.device)
         lengths = torch.multinomial(weights, values.shape[0], replacement=True) + 1
         batch = Batch(values=values, lengths=lengths)
-        return Batch(values=values * batch.mask.unsqueeze(-1).to(values.dtype), lengths=lengths)
+        return Batch(values=values * batch.mask.unsqueeze(-1).to(values.dtype), lengths=lengths, condition=condition)
 
     def pretraining_problem(self) -> str | None:
         if not self.feed_previous:
@@ -136,8 +195,9 @@ class LSTMGenerator(Generator):
     def pretrain_loss(self, batch: Batch) -> Tensor:
         """Teacher-forced next-step regression: masked mean squared error.
 
-        Step ``t`` reads the real ``x_{t-1}`` (zeros at ``t = 0``) and fresh noise and must
-        predict the real ``x_t``; padding steps are ignored. This is the supervised warm-up
+        Step ``t`` reads the real ``x_{t-1}`` (zeros at ``t = 0``, or the context's last
+        step when forecasting), fresh noise and the row's condition (``batch.condition``,
+        conditional domains) and must predict the real ``x_t``; padding steps are ignored. This is the supervised warm-up
         that lets the adversarial phase start from plausible dynamics.
         """
         if not self.feed_previous:
@@ -149,7 +209,10 @@ class LSTMGenerator(Generator):
         # Zero the padding so that whatever it holds (even NaN) cannot leak into the loss.
         values = batch.values.to(self.device, dtype=torch.float32).masked_fill(~real, 0.0)
         mask = real.to(values.dtype)
-        previous = torch.cat([values.new_zeros(values.shape[0], 1, values.shape[2]), values[:, :-1]], dim=1)
-        hidden, _ = self.rnn(torch.cat([self._noise(values.shape[0], values.shape[1]), previous], dim=-1))
-        error = (self._squash(hidden) - values) ** 2 * mask
+        noise = self._noise(values.shape[0], values.shape[1])
+        vector, state, first = self._conditioning(values.shape[0], batch.condition)
+        start = first if first is not None else values.new_zeros(values.shape[0], 1, values.shape[2])
+        previous = torch.cat([start, values[:, :-1]], dim=1)
+        hidden, _ = self.rnn(self._with_condition(torch.cat([noise, previous], dim=-1), vector), state)
+        error = (self._squash(hidden, previous if first is not None else None) - values) ** 2 * mask
         return error.sum() / (mask.sum() * values.shape[2]).clamp_min(1.0)

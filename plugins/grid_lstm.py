@@ -37,8 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqtk.core.interfaces import Batch, Discriminator, DomainSpec, Generator
+from seqtk.core.interfaces import Batch, Condition, Discriminator, DomainSpec, Generator
 from seqtk.core.params import Dropout, NonNegativeInt, PositiveFloat, PositiveInt, checked
+from seqtk.plugins.conditioning import condition_embedding
 from seqtk.plugins.discriminators import LSTMDiscriminator
 from seqtk.plugins.init import apply_init
 from seqtk.plugins.lstm_cells import lstm_step
@@ -78,6 +79,12 @@ class GridLSTMGenerator(Generator):
     ``dropout`` on the LSTM's output; ``temperature`` of the Gumbel-softmax relaxation
     (the gradient's; the forward draw is exact at any temperature); ``init`` how the
     parameters are drawn (:mod:`seqtk.plugins.init`).
+
+    For a conditional domain the condition's vector (:mod:`seqtk.plugins.conditioning`) is
+    added to the start vector, so the first step, and through the state every later one,
+    reads it (with ``condition_every_step``, to every step's input: a condition that the
+    prefix soon makes redundant, such as a mode, is otherwise learnt slowly);
+    unconditional domains add no parameter.
     """
 
 
@@ -93,6 +100,7 @@ class GridLSTMGenerator(Generator):
         dropout: Dropout = 0.0,
         temperature: PositiveFloat = 1.0,
         init: str | Mapping[str, Any] | None = None,
+        condition_every_step: bool = False,
     ) -> None:
         super().__init__()
         if spec.kind != "continuous":
@@ -123,6 +131,9 @@ class GridLSTMGenerator(Generator):
             nn.Sequential(nn.Linear(hidden_dim + k * embed_dim, head_dim), nn.ReLU(), nn.Linear(head_dim, count))
             for k, count in enumerate(counts)
         )
+        # Built last and only for a conditional domain, so unconditional runs draw the same parameters as before.
+        self.condition_embed = condition_embedding(spec.conditions, embed_dim * spec.features)
+        self.condition_every_step = bool(condition_every_step)
         apply_init(self, init, "grid-lstm generator")
 
     # ----------------------------------------------------------- pieces
@@ -132,6 +143,14 @@ class GridLSTMGenerator(Generator):
 
     def _latent(self, n: int) -> Tensor | None:
         return torch.randn(n, self.latent_dim, device=self.device) if self.latent_dim else None
+
+    def _condition_vector(self, rows: int, condition: Condition | None) -> Tensor | None:
+        """``[rows, E * F]``: the condition's vector for a conditional domain, else None."""
+        if self.condition_embed is None:
+            return None
+        if condition is None:
+            raise ValueError("grid-lstm generator: the domain is conditional; sample(n, condition=...) needs a condition per row")
+        return self.condition_embed(condition, rows)
 
     def _cell(self, x: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
         """One step of every LSTM layer (``torch.lstm_cell`` on the ``nn.LSTM``'s weights)."""
@@ -152,12 +171,13 @@ class GridLSTMGenerator(Generator):
 
     # ----------------------------------------------------------- Generator
 
-    def sample(self, n: int) -> Batch:
-        """``n`` sequences ``[n, max_len, features]`` of grid values, differentiable through the relaxation."""
+    def sample(self, n: int, condition: Condition | None = None) -> Batch:
+        """``n`` sequences ``[n, max_len, features]`` of grid values, differentiable through the relaxation (row ``i`` answers ``condition``'s row ``i``)."""
         latent = self._latent(n)
         zeros = self.start.new_zeros(n, self.rnn.hidden_size)
         state = [zeros] * (2 * self.num_layers)
-        x = self.start.expand(n, -1)
+        vector = self._condition_vector(n, condition)
+        x = self.start.expand(n, -1) if vector is None else self.start.expand(n, -1) + vector
         steps: list[Tensor] = []
         one_hots: list[Tensor] = []
         log_probs: list[Tensor] = []
@@ -178,9 +198,14 @@ class GridLSTMGenerator(Generator):
             one_hots.append(torch.cat(drawn, dim=-1))
             log_probs.append(step_log_prob)
             x = torch.cat(embedded, dim=-1)
+            if vector is not None and self.condition_every_step:
+                x = x + vector
         # Without gradients the one-hots say nothing the values do not: leave them out (memory).
         extra = torch.stack(one_hots, dim=1) if torch.is_grad_enabled() else None
-        return self._with_lengths(torch.stack(steps, dim=1), torch.stack(log_probs, dim=1), extra)
+        batch = self._with_lengths(torch.stack(steps, dim=1), torch.stack(log_probs, dim=1), extra)
+        if condition is not None:
+            batch.condition = condition
+        return batch
 
     def _with_lengths(self, values: Tensor, log_probs: Tensor, one_hots: Tensor | None) -> Batch:
         extras = {ONE_HOTS: one_hots} if one_hots is not None else {}
@@ -202,8 +227,10 @@ class GridLSTMGenerator(Generator):
         )
         embedded = [self.embeds[k](targets[..., k]) for k in range(len(self.bins))]  # each [B, T, E]
         step_inputs = torch.cat(embedded, dim=-1)
-        start = self.start.expand(values.shape[0], 1, -1)
-        inputs = torch.cat([start, step_inputs[:, :-1]], dim=1)
+        vector = self._condition_vector(values.shape[0], batch.condition)
+        inputs = torch.cat([self.start.expand(values.shape[0], 1, -1), step_inputs[:, :-1]], dim=1)
+        if vector is not None:  # at the start input, or at every input
+            inputs = inputs + (vector.unsqueeze(1) if self.condition_every_step else F.pad(vector.unsqueeze(1), (0, 0, 0, inputs.shape[1] - 1)))
         latent = self._latent(values.shape[0])
         if latent is not None:
             inputs = torch.cat([inputs, latent.unsqueeze(1).expand(-1, inputs.shape[1], -1)], dim=-1)
@@ -247,7 +274,8 @@ class GridLSTMDiscriminator(Discriminator):
     each feature's embedding; ``values`` feed the raw values beside the embeddings;
     ``hidden_dim``, ``num_layers``, ``bidirectional``, ``per_step``, ``dropout``, ``init``
     and ``spectral_norm`` as for the ``lstm`` discriminator (the embeddings are
-    initialised and normalised with it).
+    initialised and normalised with it). For a conditional domain the ``lstm`` body adds
+    the projection term of the condition (:mod:`seqtk.plugins.conditioning`).
     """
 
     def __init__(
@@ -296,7 +324,8 @@ class GridLSTMDiscriminator(Discriminator):
         parts = [embed(one_hot.to(embed.weight.dtype)) for embed, one_hot in zip(self.embeds, self.one_hots(batch))]
         if self.use_values:
             parts.append(batch.values.float())
-        return self.body(Batch(values=torch.cat(parts, dim=-1), lengths=batch.lengths))
+        # The body was built from the domain's spec: for a conditional domain it adds the projection term of the condition.
+        return self.body(Batch(values=torch.cat(parts, dim=-1), lengths=batch.lengths, condition=batch.condition))
 
 
 def _bin_counts(bins: int | Sequence[int], spec: DomainSpec, name: str) -> list[int]:

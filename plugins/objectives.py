@@ -13,11 +13,12 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from seqtk.core.capabilities import Classifies
 from seqtk.core.interfaces import Batch, Discriminator, Objective, Scores
 from seqtk.core.params import NonNegativeFloat, PositiveFloat, PositiveInt, checked
 from seqtk.plugins import losses
 
-__all__ = ["Minimax", "WGANGP", "WGANClip", "Hinge", "LSGAN", "RSGAN"]
+__all__ = ["Minimax", "AuxiliaryClassifierGAN", "WGANGP", "WGANClip", "Hinge", "LSGAN", "RSGAN"]
 
 
 @checked("minimax")
@@ -50,6 +51,58 @@ class Minimax(Objective):
 
     def __repr__(self) -> str:
         return f"Minimax(non_saturating={self.non_saturating})"
+
+
+@checked("acgan")
+class AuxiliaryClassifierGAN(Minimax):
+    """AC-GAN (Odena et al. 2017): the minimax loss plus the class cross-entropy of the discriminator's auxiliary classifier.
+
+    The discriminator (``auxiliary_classifier: true``: the ``classifies`` capability) has a
+    second head, ``classify(batch)``, predicting each row's label. Its loss adds
+    ``ac_weight * (CE(classify(real), y_real) + CE(classify(fake), y_fake))`` (the fake term
+    only with ``classify_fakes``, as in the paper; off, the classifier learns from real data
+    alone); the generator raises ``ac_weight * log p(asked label | sample)``, through
+    :meth:`auxiliary_reward`: subtracted from the loss by ``reparam`` and ``gumbel``, added
+    to every reward by ``reinforce``. The adversarial part is :class:`Minimax`
+    (``non_saturating``). The labels are the batches' own (``Batch.condition.labels``).
+    """
+
+    def __init__(self, non_saturating: bool = True, ac_weight: NonNegativeFloat = 1.0, classify_fakes: bool = True) -> None:
+        super().__init__(non_saturating)
+        self.ac_weight = float(ac_weight)
+        self.classify_fakes = classify_fakes
+
+    def penalty(self, discriminator: Discriminator, real: Batch, fake: Batch) -> Tensor | None:
+        """The auxiliary classifier's weighted cross-entropy on the real batch (and the fake one): its training signal."""
+        if not self.ac_weight:
+            return None
+        loss = _class_log_likelihood(discriminator, real).mean().neg()
+        if self.classify_fakes:
+            loss = loss - _class_log_likelihood(discriminator, fake).mean()
+        return self.ac_weight * loss
+
+    def auxiliary_reward(self, discriminator: Discriminator, fake: Batch) -> Tensor | None:
+        """``ac_weight * log p(asked label | sample)`` per row, differentiable through the sample."""
+        if not self.ac_weight:
+            return None
+        return self.ac_weight * _class_log_likelihood(discriminator, fake)
+
+    def __repr__(self) -> str:
+        return f"AuxiliaryClassifierGAN(non_saturating={self.non_saturating}, ac_weight={self.ac_weight}, classify_fakes={self.classify_fakes})"
+
+
+def _class_log_likelihood(discriminator: Discriminator, batch: Batch) -> Tensor:
+    """``[B]``: the auxiliary classifier's log-probability of each row's own label."""
+    if not isinstance(discriminator, Classifies):
+        raise ValueError(
+            f"acgan: the discriminator {type(discriminator).__name__} has no classify(batch) method; "
+            "give it auxiliary_classifier: true (the 'classifies' capability)"
+        )
+    if batch.condition is None or batch.condition.labels is None:
+        raise ValueError("acgan: the batch carries no labels; AC-GAN needs a domain whose sequences have class labels")
+    logits = discriminator.classify(batch)
+    labels = batch.condition.labels.to(logits.device)
+    return torch.log_softmax(logits, dim=-1).gather(1, labels.unsqueeze(1)).squeeze(1)
 
 
 class _Wasserstein(Objective):

@@ -265,16 +265,23 @@ def _cache_candidates(folder: Path, version: str | None, limit: int | None) -> l
     this format version will do (the newest first): its notes are as good as they were
     when written, and refusing them would force an install for nothing.
     """
+    return cache_candidates(folder, version, limit, _cache_path, _CACHE_NAME)
+
+
+def cache_candidates(
+    folder: Path, version: str | None, limit: int | None, path_of: Any, name_pattern: "re.Pattern[str]"
+) -> list[tuple[Path, bool]]:
+    """:func:`_cache_candidates` for any cache of this kind: ``path_of(folder, version, limit)`` names a file, ``name_pattern`` (with a ``limit`` group) recognises one."""
     if version is not None:
-        paths = [(_cache_path(folder, version, None), True)]
+        paths = [(path_of(folder, version, None), True)]
         if limit is not None:
-            paths.append((_cache_path(folder, version, limit), False))
+            paths.append((path_of(folder, version, limit), False))
         return [(path, full) for path, full in paths if path.is_file()]
     if not folder.is_dir():
         return []
     found = []
     for path in folder.iterdir():
-        match = _CACHE_NAME.match(path.name)
+        match = name_pattern.match(path.name)
         if match is None or not path.is_file():
             continue
         file_limit = match.group("limit")

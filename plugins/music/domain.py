@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from seqtk.core.errors import DataError
-from seqtk.core.interfaces import Batch, Domain, DomainSpec, SequenceData
+from seqtk.core.interfaces import Batch, Condition, ConditionSpec, Domain, DomainSpec, SequenceData
 from seqtk.core.params import OpenFraction, PositiveInt, Range, checked
 from seqtk.core.splits import LazySplits
 from seqtk.plugins.collapse import COLLAPSE_METRICS
@@ -56,6 +56,8 @@ __all__ = ["MusicDomain", "excerpts", "split_pieces", "read_midi_source"]
 
 SOURCES = ("folder", "chorales", "builtin")
 REPRESENTATIONS = ("events", "tokens")
+#: What excerpts may be conditioned on (``condition``): nothing, their chorale's mode, or the soprano above a bass line.
+CONDITIONS = ("none", "mode", "soprano")
 #: Version of the ``state_dict`` layout.
 _STATE_FORMAT = 1
 #: The fewest notes an excerpt may have: one note has no interval and no rhythm to learn.
@@ -89,6 +91,14 @@ class MusicDomain(LazySplits, Domain):
     default: the longest training excerpt); ``cache_dir`` where the converted chorales
     are kept; ``program`` the General MIDI instrument of written files; ``pianoroll``
     draw real and generated excerpts beside each sample folder (needs ``seqtk[plot]``).
+
+    ``condition`` (docs/conditional.md): ``none``; ``mode``, each excerpt labelled with its
+    piece's mode (0 major, 1 minor: music21's key analysis of the whole chorale, or for
+    other sources the Krumhansl-Schmuckler estimate of the whole piece); ``soprano``
+    (chorales only), the values are excerpts of ``notes`` bass notes and each is
+    conditioned on the soprano sounding over the same beats, a context sequence in the
+    same representation. ``shuffle_train_conditions`` permutes the training split's
+    conditions (seeded): the shuffled-condition baseline.
     """
 
     #: Density and coverage (``seqtk.plugins.collapse``) say whether the samples spread over the real excerpts or collapse.
@@ -115,7 +125,11 @@ class MusicDomain(LazySplits, Domain):
         cache_dir: str | None = None,
         program: Annotated[int, Range(0, 127)] = 0,
         pianoroll: bool = True,
+        condition: Literal["none", "mode", "soprano"] = "none",
+        shuffle_train_conditions: bool = False,
     ) -> None:
+        if condition == "soprano" and source != "chorales":
+            raise ValueError(f"music: condition 'soprano' needs source 'chorales' (the four-part chorales name their soprano and bass), not {source!r}")
         if source == "folder" and not path:
             raise ValueError("music: source 'folder' needs path, the folder of .mid files (or choose source: chorales or builtin)")
         if source != "folder" and path:
@@ -134,6 +148,9 @@ class MusicDomain(LazySplits, Domain):
         self.cache_dir = cache_dir
         self.program = int(program)
         self.pianoroll = bool(pianoroll)
+        self.condition = condition
+        self.shuffle_train_conditions = bool(shuffle_train_conditions)
+        self._context_len: int | None = None  # condition 'soprano': the context's width
         # EventVocabulary validates its own settings (ValueError naming them).
         self._vocab = EventVocabulary(steps_per_beat, max_shift_steps, velocity_bins) if representation == "tokens" else None
         # Fitted state: from the data (_prepare) or from a checkpoint (load_state_dict).
@@ -160,6 +177,7 @@ class MusicDomain(LazySplits, Domain):
                 bos_id=vocab.bos_id,
                 eos_id=vocab.eos_id,
                 unsampled_ids=(vocab.pad_id, vocab.bos_id),
+                conditions=self._condition_spec(),
             )
         return DomainSpec(
             kind="continuous",
@@ -167,7 +185,24 @@ class MusicDomain(LazySplits, Domain):
             features=len(EVENT_FEATURES),
             value_range=(0.0, 1.0),
             length_weights=self._length_weights,
+            conditions=self._condition_spec(),
         )
+
+    def _condition_spec(self) -> ConditionSpec | None:
+        if self.condition == "mode":
+            from seqtk.plugins.music.chorale_voices import MODES
+
+            return ConditionSpec(num_classes=len(MODES), class_names=MODES)
+        if self.condition == "soprano":
+            assert self._context_len is not None
+            if self._vocab is not None:
+                vocab = self._vocab
+                context = DomainSpec(kind="discrete", max_len=self._context_len, vocab_size=vocab.size, pad_id=vocab.pad_id,
+                                     bos_id=vocab.bos_id, eos_id=vocab.eos_id, unsampled_ids=(vocab.pad_id, vocab.bos_id))
+            else:
+                context = DomainSpec(kind="continuous", max_len=self._context_len, features=len(EVENT_FEATURES), value_range=(0.0, 1.0))
+            return ConditionSpec(context=context)
+        return None
 
     @property
     def feature_names(self) -> list[str]:
@@ -223,10 +258,24 @@ class MusicDomain(LazySplits, Domain):
         interrupted run never leaves a folder with some of its files missing.
         """
         pieces = self.to_pieces(batch)
-        written = write_midi_folder(pieces, Path(directory) / stem, program=self.program)
+        suffixes, companions = self._sample_conditions(batch)
+        written = write_midi_folder(pieces, Path(directory) / stem, program=self.program, suffixes=suffixes, companions=companions)
         if self.pianoroll:
-            written += self._write_pianoroll(pieces, Path(directory) / f"{stem}-pianoroll.png")
+            drawn = pieces if not companions else [_joined(s, p) for s, p in zip(companions, pieces)]
+            written += self._write_pianoroll(drawn, Path(directory) / f"{stem}-pianoroll.png")
         return written
+
+    def _sample_conditions(self, batch: Batch) -> tuple[list[str], list[Piece]]:
+        """What each sample was asked for, for its file: a mode for its name (``0003-minor.mid``), or the soprano for a track of its own."""
+        if self.condition == "none" or batch.condition is None:
+            return [], []
+        if self.condition == "mode" and batch.condition.labels is not None:
+            from seqtk.plugins.music.chorale_voices import MODES
+
+            return [f"-{MODES[int(label)]}" for label in batch.condition.labels.tolist()], []
+        if batch.condition.context is not None:
+            return [], self.to_pieces(batch.condition.context, prefix="soprano")
+        return [], []
 
     def report_samples(self, run_dir: Path, *, generator: Any = None, count: int = 8) -> list[Any]:
         """``seqtk report``: the piano roll, and held-out excerpts and every sample as audio (``seqtk.plugins.music.report``)."""
@@ -248,6 +297,8 @@ class MusicDomain(LazySplits, Domain):
             "length_weights": list(self._length_weights),
             "tempo_bpm": self._tempo_bpm,
             "beats_per_bar": self._beats_per_bar,
+            "condition": self.condition,
+            "context_len": self._context_len,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -269,6 +320,9 @@ class MusicDomain(LazySplits, Domain):
         self._length_weights = tuple(float(w) for w in state.get("length_weights", ()))
         self._tempo_bpm = float(state.get("tempo_bpm", 120.0))
         self._beats_per_bar = float(state.get("beats_per_bar", 4.0))
+        if state.get("condition", "none") != self.condition:
+            raise DataError(f"music: the run was trained with condition {state.get('condition', 'none')!r}, this domain has {self.condition!r}")
+        self._context_len = None if state.get("context_len") is None else int(state["context_len"])
 
     @classmethod
     def scoring_data(cls, real: Path, samples: Path, params: Mapping[str, Any]) -> tuple["MusicDomain", Batch, Batch]:
@@ -311,8 +365,8 @@ class MusicDomain(LazySplits, Domain):
         """Read the source, split by piece, cut excerpts, fit the representation (unless restored); keep and return the splits."""
         pieces = self._read_source()
         train_pieces, test_pieces = split_pieces(pieces, self.test_fraction, self.seed, source=self._source_label())
-        train = excerpts(train_pieces, self.notes, self.stride)
-        test = excerpts(test_pieces, self.notes, self.stride)
+        train, train_conditions = self._conditioned_excerpts(train_pieces)
+        test, test_conditions = self._conditioned_excerpts(test_pieces)
         for role, found, given in (("training", train, train_pieces), ("test", test, test_pieces)):
             if not found:
                 raise DataError(
@@ -325,26 +379,92 @@ class MusicDomain(LazySplits, Domain):
             train_events = [piece_to_events(piece) for piece in train]
             if not restored:
                 self._fit_events(train_events, source=self._source_label())
+            train_batch = self._event_batch(train_events)
             test_batch = self._event_batch([piece_to_events(piece) for piece in test])
-            splits = {"train": SequenceData(self._event_batch(train_events)), "test": SequenceData(test_batch)}
-            self.keep_splits(splits)
-            return splits
-        train_ids = [self._vocab.encode(piece) for piece in train]
-        test_ids = [self._vocab.encode(piece) for piece in test]
-        if not restored:
-            longest = max(len(ids) for ids in train_ids) + 1
-            self._max_len = min(longest, self.max_tokens) if self.max_tokens is not None else longest
-        splits = {
-            "train": SequenceData(self._token_batch(train_ids, "training")),
-            "test": SequenceData(self._token_batch(test_ids, "test")),
-        }
+        else:
+            train_ids = [self._vocab.encode(piece) for piece in train]
+            test_ids = [self._vocab.encode(piece) for piece in test]
+            if not restored:
+                longest = max(len(ids) for ids in train_ids) + 1
+                self._max_len = min(longest, self.max_tokens) if self.max_tokens is not None else longest
+            train_batch, test_batch = self._token_batch(train_ids, "training"), self._token_batch(test_ids, "test")
+        if self.condition != "none":
+            train_batch = self._with_condition(train_batch, train_conditions, "training", fit=not restored, shuffle=self.shuffle_train_conditions)
+            test_batch = self._with_condition(test_batch, test_conditions, "test", fit=False, shuffle=False)
+        splits = {"train": SequenceData(train_batch), "test": SequenceData(test_batch)}
         self.keep_splits(splits)
         return splits
 
-    def _token_batch(self, token_lists: Sequence[list[int]], role: str) -> Batch:
-        """Token lists cut to ``max_len - 1`` + EOS and padded; says how many were cut (the metrics see the cut notes)."""
+    # ----------------------------------------------------------- conditions
+
+    def _conditioned_excerpts(self, pieces: Sequence[Piece]) -> tuple[list[Piece], list[Any]]:
+        """The excerpts of ``pieces`` and, row for row, their condition: a mode label, a soprano excerpt, or nothing."""
+        if self.condition == "none":
+            return excerpts(pieces, self.notes, self.stride), []
+        if self.condition == "mode":
+            found, labels = [], []
+            for piece, label in zip(pieces, self._mode_labels(pieces)):
+                cut = excerpts([piece], self.notes, self.stride)
+                found += cut
+                labels += [label] * len(cut)
+            return found, labels
+        from seqtk.plugins.music.chorale_voices import chorale_voices
+
+        voices = {v.name: v for v in chorale_voices(cache_dir=self.cache_dir)}
+        basses: list[Piece] = []
+        sopranos: list[Piece] = []
+        for piece in pieces:
+            found = voices.get(piece.name)
+            if found is not None and found.bass is not None and found.soprano is not None:
+                for bass, soprano in bass_under_soprano(found.bass, found.soprano, self.notes, self.stride):
+                    basses.append(bass)
+                    sopranos.append(soprano)
+        return basses, sopranos
+
+    def _mode_labels(self, pieces: Sequence[Piece]) -> list[int]:
+        """Each piece's mode label (0 major, 1 minor): music21's analysis for the chorales, else the key-profile estimate."""
+        from seqtk.plugins.music.chorale_voices import MODES
+        from seqtk.plugins.music.conditional_metrics import estimate_key
+
+        known: dict[str, str] = {}
+        if self.source == "chorales":
+            from seqtk.plugins.music.chorale_voices import chorale_voices
+
+            known = {v.name: v.mode for v in chorale_voices(cache_dir=self.cache_dir)}
+        labels = []
+        for piece in pieces:
+            mode = known.get(piece.name)
+            if mode is None:
+                key = estimate_key(piece)
+                mode = key[1] if key is not None else "major"
+            labels.append(MODES.index(mode))
+        return labels
+
+    def _with_condition(self, batch: Batch, conditions: list[Any], role: str, *, fit: bool, shuffle: bool) -> Batch:
+        """``batch`` with its rows' conditions attached; ``fit`` sets the context width from these rows; ``shuffle`` permutes them (seeded)."""
+        if self.condition == "mode":
+            condition = Condition(labels=torch.tensor(conditions, dtype=torch.long))
+        else:
+            if self._vocab is None:
+                events = [piece_to_events(piece) for piece in conditions]
+                if fit:
+                    self._context_len = max(len(e) for e in events)
+                context = self._event_batch(events, width=self._context_len)
+            else:
+                ids = [self._vocab.encode(piece) for piece in conditions]
+                if fit:
+                    self._context_len = max(len(i) for i in ids) + 1
+                context = self._token_batch(ids, f"{role} soprano", width=self._context_len)
+            condition = Condition(context=context)
+        if shuffle:
+            order = torch.randperm(batch.size, generator=torch.Generator().manual_seed(self.seed + 7919))
+            condition = condition.index(order)
+        return Batch(values=batch.values, lengths=batch.lengths, condition=condition)
+
+    def _token_batch(self, token_lists: Sequence[list[int]], role: str, width: int | None = None) -> Batch:
+        """Token lists cut to ``max_len - 1`` (or ``width - 1``) + EOS and padded; says how many were cut (the metrics see the cut notes)."""
         assert self._vocab is not None and self._max_len is not None
-        width = self._max_len
+        width = width or self._max_len
         rows = torch.full((len(token_lists), width), self._vocab.pad_id, dtype=torch.long)
         lengths = []
         for row, tokens in enumerate(token_lists):
@@ -376,10 +496,10 @@ class MusicDomain(LazySplits, Domain):
         self._tempo_bpm = float(statistics.median(p.tempo_bpm for p in pieces))
         self._beats_per_bar = float(statistics.mode(p.beats_per_bar for p in pieces))
 
-    def _event_batch(self, events: Sequence[np.ndarray]) -> Batch:
-        """``[notes, 4]`` event arrays, scaled, cut to ``max_len`` notes and padded."""
+    def _event_batch(self, events: Sequence[np.ndarray], width: int | None = None) -> Batch:
+        """``[notes, 4]`` event arrays, scaled, cut to ``max_len`` (or ``width``) notes and padded."""
         assert self._max_len is not None and self._scaler is not None
-        width = self._max_len
+        width = width or self._max_len
         values = np.zeros((len(events), width, len(EVENT_FEATURES)), dtype=np.float32)
         lengths = []
         for row, excerpt in enumerate(events):
@@ -419,7 +539,10 @@ class MusicDomain(LazySplits, Domain):
         if self.has_split("test") or self.source != "folder" or (self.path is not None and self.path.exists()):
             try:
                 test = self.load("test")
-                real = self.to_pieces(test.batch.index(torch.arange(min(3, len(test)))), prefix="held-out")
+                rows = test.batch.index(torch.arange(min(3, len(test))))
+                real = self.to_pieces(rows, prefix="held-out")
+                _, above = self._sample_conditions(rows)
+                real = [_joined(s, p) for s, p in zip(above, real)] if above else real
             except DataError:
                 real = []
         if not real and not any(p.notes for p in pieces):
@@ -482,6 +605,31 @@ def excerpts(pieces: Sequence[Piece], notes: int, stride: int) -> list[Piece]:
     return out
 
 
+def bass_under_soprano(bass: Piece, soprano: Piece, notes: int, stride: int) -> list[tuple[Piece, Piece]]:
+    """Excerpts of ``notes`` bass notes every ``stride`` notes, each with the soprano over the same beats.
+
+    An excerpt spans from its first bass onset to the next bass onset after it (the end
+    of its last note when it is the piece's end); the soprano notes starting in that span
+    are kept, cut at its end. Both are moved so the span starts at beat 0. An excerpt
+    whose span holds no soprano onset is left out.
+    """
+    count = len(bass.notes)
+    if count < _MIN_NOTES:
+        return []
+    pairs = []
+    for start in [0] if count <= notes else range(0, count - notes + 1, stride):
+        chosen = bass.notes[start : start + notes]
+        begin = chosen[0].start
+        end = bass.notes[start + notes].start if start + notes < count else max(n.end for n in chosen)
+        above = [Note(n.start - begin, min(n.duration, end - n.start), n.pitch, n.velocity) for n in soprano.notes if begin <= n.start < end]
+        if above:
+            pairs.append((
+                _shifted(chosen, bass, suffix=f"@{start}"),
+                Piece(above, tempo_bpm=soprano.tempo_bpm, beats_per_bar=soprano.beats_per_bar, name=f"{soprano.name}@{start}"),
+            ))
+    return pairs
+
+
 def _shifted(notes: Sequence[Note], piece: Piece, suffix: str = "") -> Piece:
     offset = notes[0].start if notes else 0.0
     moved = [Note(n.start - offset, n.duration, n.pitch, n.velocity) for n in notes]
@@ -506,9 +654,21 @@ def _fingerprint(piece: Piece) -> str:
 # --------------------------------------------------------------------------- files
 
 
-def write_midi_folder(pieces: Sequence[Piece], folder: Path, *, program: int = 0) -> list[Path]:
-    """One ``NNNN.mid`` per piece in ``folder``, which appears complete (replacing an older one) or not at all."""
-    from seqtk.plugins.music.midi import write_midi
+def _joined(soprano: Piece, bass: Piece) -> Piece:
+    """Both lines in one piece (for a piano roll)."""
+    return Piece([*soprano.notes, *bass.notes], tempo_bpm=bass.tempo_bpm, beats_per_bar=bass.beats_per_bar, name=bass.name)
+
+
+def write_midi_folder(
+    pieces: Sequence[Piece], folder: Path, *, program: int = 0, suffixes: Sequence[str] = (), companions: Sequence[Piece] = ()
+) -> list[Path]:
+    """One ``NNNN.mid`` per piece in ``folder``, which appears complete (replacing an older one) or not at all.
+
+    ``suffixes`` (one per piece) end the file names (``0003-minor.mid``); ``companions``
+    (one per piece) are written as a first track before the piece's own (a given soprano
+    above a generated bass).
+    """
+    from seqtk.plugins.music.midi import write_midi, write_midi_tracks
 
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -516,7 +676,11 @@ def write_midi_folder(pieces: Sequence[Piece], folder: Path, *, program: int = 0
     try:
         digits = max(4, len(str(len(pieces) - 1)))
         for index, piece in enumerate(pieces):
-            write_midi(piece, staging / f"{index:0{digits}d}.mid", program=program)
+            path = staging / f"{index:0{digits}d}{suffixes[index] if suffixes else ''}.mid"
+            if companions:
+                write_midi_tracks([companions[index], piece], path, program=program, names=("soprano (given)", "bass (generated)"))
+            else:
+                write_midi(piece, path, program=program)
         os.chmod(staging, 0o755 & ~_umask())
         if folder.exists():
             shutil.rmtree(folder)

@@ -321,12 +321,29 @@ def write_midi(piece: Piece, path: str | Path, *, ticks_per_beat: int = 480, pro
     _check_write_arguments(piece, ticks_per_beat, program)
     midi = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat)
     midi.tracks.append(_track_for(piece, ticks_per_beat, program))
-    buffer = io.BytesIO()
-    midi.save(file=buffer)
-    path = Path(path)
-    with atomic_open(path, "wb") as handle:
-        handle.write(buffer.getvalue())
-    return path
+    return _save(midi, path)
+
+
+def write_midi_tracks(
+    pieces: Sequence[Piece], path: str | Path, *, ticks_per_beat: int = 480, program: int = 0, names: Sequence[str] = ()
+) -> Path:
+    """Write ``pieces`` as the tracks of one MIDI file (type 1), track ``i`` on channel ``i + 1``; return the path.
+
+    Each track is written as ``write_midi`` writes its one (tempo and time signature of the
+    first piece are the file's), named ``names[i]`` when given: a given soprano and a
+    generated bass stay apart in a MIDI editor. Atomic, as ``write_midi``.
+    """
+    if not 1 <= len(pieces) <= 9:  # channel 10 (index 9) is General MIDI's drum channel
+        raise ValueError(f"write_midi_tracks: between 1 and 9 pieces, got {len(pieces)}")
+    midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
+    for index, piece in enumerate(pieces):
+        _check_write_arguments(piece, ticks_per_beat, program)
+        timed = Piece(piece.notes, tempo_bpm=pieces[0].tempo_bpm, beats_per_bar=pieces[0].beats_per_bar, name=piece.name)
+        track = _track_for(timed, ticks_per_beat, program, channel=index)
+        if index < len(names):
+            track.insert(0, mido.MetaMessage("track_name", name=names[index], time=0))
+        midi.tracks.append(track)
+    return _save(midi, path)
 
 
 def _check_write_arguments(piece: Piece, ticks_per_beat: int, program: int) -> None:
@@ -355,29 +372,39 @@ def _time_signature(piece: Piece) -> tuple[int, int]:
     )
 
 
-def _track_for(piece: Piece, ticks_per_beat: int, program: int) -> mido.MidiTrack:
+def _track_for(piece: Piece, ticks_per_beat: int, program: int, channel: int = 0) -> mido.MidiTrack:
     numerator, denominator = _time_signature(piece)
     track = mido.MidiTrack(
         [
             mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(piece.tempo_bpm), time=0),
             mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator, time=0),
-            mido.Message("program_change", program=program, channel=0, time=0),
+            mido.Message("program_change", program=program, channel=channel, time=0),
         ]
     )
     previous = 0
-    for tick, _, message in _note_events(piece.notes, ticks_per_beat):
+    for tick, _, message in _note_events(piece.notes, ticks_per_beat, channel):
         track.append(message.copy(time=tick - previous))
         previous = tick
     return track
 
 
-def _note_events(notes: Sequence[Note], ticks_per_beat: int) -> list[tuple[int, int, mido.Message]]:
+def _note_events(notes: Sequence[Note], ticks_per_beat: int, channel: int = 0) -> list[tuple[int, int, mido.Message]]:
     """(tick, order, message) for every note-on and note-off, sorted; offs (order 0) first."""
     events = []
     for note in notes:
         start = round(note.start * ticks_per_beat)
         end = start + max(1, round(note.duration * ticks_per_beat))
-        events.append((start, 1, mido.Message("note_on", note=note.pitch, velocity=note.velocity, channel=0)))
-        events.append((end, 0, mido.Message("note_off", note=note.pitch, velocity=0, channel=0)))
+        events.append((start, 1, mido.Message("note_on", note=note.pitch, velocity=note.velocity, channel=channel)))
+        events.append((end, 0, mido.Message("note_off", note=note.pitch, velocity=0, channel=channel)))
     events.sort(key=lambda e: (e[0], e[1], e[2].note))
     return events
+
+
+def _save(midi: "mido.MidiFile", path: str | Path) -> Path:
+    """Write ``midi`` to ``path`` atomically: serialised in memory first, so the file appears complete or not at all."""
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    path = Path(path)
+    with atomic_open(path, "wb") as handle:
+        handle.write(buffer.getvalue())
+    return path

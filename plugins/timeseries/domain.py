@@ -29,6 +29,7 @@ from seqtk.core.errors import DataError
 from seqtk.core.interfaces import Batch, Domain, DomainSpec, SequenceData
 from seqtk.core.params import OpenFraction, PositiveInt, Range, checked
 from seqtk.core.splits import LazySplits
+from seqtk.plugins.timeseries.conditions import ConditionMode, SeriesConditions, check_settings, feature_columns, with_row_index
 from seqtk.plugins.timeseries.csv_samples import write_series_csv
 from seqtk.plugins.timeseries.table import Table, check_read_options, read_table
 from seqtk.plugins.timeseries.windows import MinMaxScaler, Windows, make_windows, split_rows
@@ -54,6 +55,14 @@ class TimeSeriesDomain(LazySplits, Domain):
     ``test_fraction``; ``scale`` ``minmax`` or ``none``; ``seed`` of the split;
     ``samples_format`` ``csv``, ``npy`` or ``both``; ``plots`` write PCA and grid PNGs
     beside each sample file (needs ``seqtk[plot]``).
+
+    Conditional generation (``seqtk.plugins.timeseries.conditions``): ``condition``
+    ``none``, ``label``, ``static``, ``label+static`` or ``forecast``; ``label_column`` a
+    categorical column (a window's label is its first row's); ``static_columns`` numeric
+    columns scaled to [0, 1]; ``horizon`` steps to forecast after each ``window``-step
+    history; ``shuffle_train_conditions`` permute the training windows' conditions (the
+    shuffled-condition baseline). Conditional samples are written as CSV with their
+    condition beside them.
     """
 
     #: ``density`` and ``coverage`` on scaled, flattened windows (``seqtk.plugins.collapse``): mode collapse shows in the numbers.
@@ -81,14 +90,27 @@ class TimeSeriesDomain(LazySplits, Domain):
         seed: int = 0,
         samples_format: Literal["csv", "npy", "both"] = "csv",
         plots: bool = True,
+        condition: ConditionMode = "none",
+        label_column: str | None = None,
+        static_columns: Sequence[str] | None = None,
+        horizon: PositiveInt | None = None,
+        shuffle_train_conditions: bool = False,
     ) -> None:
         if time_column is not None and reverse:
             raise ValueError("timeseries: give time_column (rows sorted by time) or reverse (rows reversed), not both")
         try:  # now, so that a recipe mistake is a recipe error, not a failure on first use of the data
             check_read_options(columns, time_column, series_column, reverse, missing, delimiter)
+            check_settings(
+                condition, path=Path(path), label_column=label_column, static_columns=static_columns, horizon=horizon,
+                window=window, keep_short=keep_short, columns=columns, time_column=time_column, series_column=series_column,
+            )
         except ValueError as exc:
             raise ValueError(f"timeseries: {exc}") from None
         self.path = Path(path)
+        self.conditions = SeriesConditions(
+            condition, label_column=label_column, static_columns=static_columns, window=window, horizon=horizon,
+            shuffle=shuffle_train_conditions, seed=seed,
+        )
         self.columns = list(columns) if columns is not None else None
         self.time_column = time_column
         self.series_column = series_column
@@ -118,12 +140,14 @@ class TimeSeriesDomain(LazySplits, Domain):
         if self._names is None:
             self._prepare()
         assert self._names is not None and self._max_len is not None
+        value_range = (0.0, 1.0) if self.scale == "minmax" else None
         return DomainSpec(
             kind="continuous",
             max_len=self._max_len,
             features=len(self._names),
-            value_range=(0.0, 1.0) if self.scale == "minmax" else None,
+            value_range=value_range,
             length_weights=self._length_weights,
+            conditions=self.conditions.spec(len(self._names), value_range),
         )
 
     @property
@@ -141,6 +165,13 @@ class TimeSeriesDomain(LazySplits, Domain):
         """Samples in the data's original units: ``<stem>.csv`` (long format) and/or ``<stem>.npy``, plus pictures."""
         values = batch.values.detach().cpu().float().numpy()
         lengths = batch.lengths.detach().cpu().numpy()
+        if self.conditions.active:  # the condition beside each sample: a label column, or the history before the forecast
+            from seqtk.plugins.timeseries.conditional_plots import write_conditional_pictures
+
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            path = self.conditions.write_csv(batch, self.to_original_units(values), Path(directory) / f"{stem}.csv", self.feature_names, self.to_original_units)
+            pictures = write_conditional_pictures(self, batch, Path(directory), stem) if self.plots and (self.has_split("test") or self.path.is_file()) else []
+            return [path, *pictures]
         written = write_samples_files(self.to_original_units(values), lengths, Path(directory), stem, self.feature_names, self.samples_format)
         # Pictures compare with the real test windows: skipped when sampling without the data file.
         if self.plots and (self.has_split("test") or self.path.is_file()):
@@ -162,6 +193,7 @@ class TimeSeriesDomain(LazySplits, Domain):
             "scaler": self._scaler.state_dict() if self._scaler is not None else None,
             "max_len": self._max_len,
             "length_weights": list(self._length_weights),
+            "conditions": self.conditions.state_dict(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -169,6 +201,7 @@ class TimeSeriesDomain(LazySplits, Domain):
         self._scaler = MinMaxScaler.from_state(state["scaler"]) if state.get("scaler") is not None else None
         self._max_len = int(state["max_len"])
         self._length_weights = tuple(float(w) for w in state.get("length_weights", ()))
+        self.conditions.load_state_dict(state.get("conditions"))
 
     @classmethod
     def scoring_data(cls, real: Path, samples: Path, params: Mapping[str, Any]) -> tuple["TimeSeriesDomain", Batch, Batch]:
@@ -230,21 +263,35 @@ class TimeSeriesDomain(LazySplits, Domain):
         if self._scaler is None and self.scale == "minmax":
             self._scaler = MinMaxScaler(table.columns).fit(table.values[~is_test], source=str(self.path))
         scaled = self._scaler.transform(table.values) if self._scaler is not None else table.values.astype(np.float32)
+        conditions = self.conditions
+        if conditions.active:  # each window's first row, found through an appended row-index column
+            conditions.read_rows(table, is_test, self.delimiter)
+            scaled = with_row_index(scaled)
+        length = conditions.window_length()
         train, test = make_windows(
-            scaled, table.series, is_test, length=self.window, stride=self.stride, keep_short=self.keep_short, source=str(self.path)
+            scaled, table.series, is_test, length=length, stride=self.stride, keep_short=self.keep_short, source=str(self.path)
         )
         if self._max_len is None:
-            self._max_len = int(self.window if self.window is not None else max(train.lengths.max(), test.lengths.max()))
-            self._length_weights = _length_weights(train.lengths, self._max_len)
+            self._max_len = int(length if length is not None else max(train.lengths.max(), test.lengths.max()))
+            if conditions.forecasting:
+                self._max_len = int(conditions.horizon or 0)
+            self._length_weights = _length_weights(train.lengths, self._max_len) if not conditions.forecasting else ()
         self._names = list(table.columns)
-        splits = {"train": _sequences(train, self._max_len), "test": _sequences(test, self._max_len)}
+        if conditions.active:
+            splits = {"train": conditions.sequences(train, self._max_len, "train"), "test": conditions.sequences(test, self._max_len, "test")}
+        else:
+            splits = {"train": _sequences(train, self._max_len), "test": _sequences(test, self._max_len)}
         self.keep_splits(splits)
         return splits
 
     def _read(self) -> Table:
+        columns = self.columns
+        side = [self.conditions.label_column, *self.conditions.static_columns]
+        if columns is None and any(side):  # condition columns are not features
+            columns = feature_columns(self.path, self.delimiter, [self.time_column, self.series_column, *side])
         return read_table(
             self.path,
-            columns=self.columns,
+            columns=columns,
             time_column=self.time_column,
             series_column=self.series_column,
             reverse=self.reverse,

@@ -22,12 +22,12 @@ from typing import Annotated, Any, ClassVar, Literal, Mapping
 import numpy as np
 import torch
 
-from seqtk.core.interfaces import Batch, Domain, DomainSpec, SequenceData
+from seqtk.core.interfaces import Batch, Condition, ConditionSpec, Domain, DomainSpec, SequenceData
 from seqtk.core.params import OpenFraction, PositiveInt, Range, checked
 from seqtk.core.splits import LazySplits
 from seqtk.plugins.timeseries.csv_samples import write_series_csv
 
-__all__ = ["SinesDomain", "sine_waves"]
+__all__ = ["SinesDomain", "banded_sine_waves", "sine_waves"]
 
 Variant = Literal["code", "paper"]
 
@@ -47,6 +47,26 @@ def sine_waves(samples: int, length: int, features: int, variant: Variant, rng: 
     return ((np.sin(freq * t + phase) + 1.0) / 2.0).astype(np.float32)
 
 
+def banded_sine_waves(
+    samples: int, length: int, features: int, variant: Variant, bands: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(values [samples, length, features] float32, labels [samples] int64)``: the labelled variant.
+
+    Each series' label ``k`` is drawn uniformly from ``0 .. bands - 1`` and every one of its
+    features' frequencies from band ``k``, the ``k``-th of ``bands`` equal slices of the
+    variant's frequency range; phases as in :func:`sine_waves`. A class is a frequency band:
+    slow, middle or fast waves.
+    """
+    f_lo, f_hi, p_lo, p_hi = _RANGES[variant]
+    labels = rng.integers(0, bands, size=samples)
+    width = (f_hi - f_lo) / bands
+    low = f_lo + labels[:, None, None] * width
+    freq = low + rng.uniform(0.0, width, size=(samples, 1, features))
+    phase = rng.uniform(p_lo, p_hi, size=(samples, 1, features))
+    t = np.arange(length, dtype=np.float64)[None, :, None]
+    return ((np.sin(freq * t + phase) + 1.0) / 2.0).astype(np.float32), labels.astype(np.int64)
+
+
 @checked("sines")
 class SinesDomain(LazySplits, Domain):
     """Multivariate sine waves (TimeGAN's benchmark), 'code' or 'paper' variant.
@@ -58,6 +78,11 @@ class SinesDomain(LazySplits, Domain):
     seed, independent of torch's global state, so the data is identical whatever the run's
     seed; ``plots`` write PCA and grid pictures beside each sample file (needs matplotlib,
     ``pip install 'seqtk[plot]'``; without it a warning, no pictures).
+
+    ``condition: label`` gives the labelled variant (:func:`banded_sine_waves`): each
+    series is labelled by the frequency band, of ``bands``, its waves are drawn from, and
+    samples are written with a ``label`` column. ``shuffle_train_conditions`` permutes the
+    training series' labels (seeded): the shuffled-condition baseline.
     """
 
     #: ``density`` and ``coverage`` on scaled, flattened windows (``seqtk.plugins.collapse``): mode collapse shows in the numbers.
@@ -73,7 +98,13 @@ class SinesDomain(LazySplits, Domain):
         test_fraction: OpenFraction = 0.2,
         seed: int = 0,
         plots: bool = True,
+        condition: Literal["none", "label"] = "none",
+        bands: Annotated[int, Range(2)] = 3,
+        shuffle_train_conditions: bool = False,
     ) -> None:
+        self.condition = condition
+        self.bands = bands
+        self.shuffle_train_conditions = shuffle_train_conditions
         self.samples = samples
         self.length = length
         self.features = features
@@ -84,7 +115,10 @@ class SinesDomain(LazySplits, Domain):
 
     @property
     def spec(self) -> DomainSpec:
-        return DomainSpec(kind="continuous", max_len=self.length, features=self.features, value_range=(0.0, 1.0))
+        conditions = None
+        if self.condition == "label":
+            conditions = ConditionSpec(num_classes=self.bands, class_names=tuple(f"band-{k}" for k in range(self.bands)))
+        return DomainSpec(kind="continuous", max_len=self.length, features=self.features, value_range=(0.0, 1.0), conditions=conditions)
 
     @property
     def test_size(self) -> int:
@@ -93,6 +127,8 @@ class SinesDomain(LazySplits, Domain):
 
     def read_splits(self, split: Literal["train", "test"]) -> dict[str, SequenceData]:
         """Both splits, generated together from one seeded stream."""
+        if self.condition == "label":
+            return self._labelled_splits()
         data = torch.from_numpy(
             sine_waves(self.samples, self.length, self.features, self.variant, np.random.default_rng(self.seed))
         )
@@ -102,11 +138,36 @@ class SinesDomain(LazySplits, Domain):
             "test": SequenceData(Batch.full_length(data[cut:])),
         }
 
+    def _labelled_splits(self) -> dict[str, SequenceData]:
+        from seqtk.plugins.timeseries.conditions import shuffled_rows
+
+        values, labels = banded_sine_waves(self.samples, self.length, self.features, self.variant, self.bands, np.random.default_rng(self.seed))
+        data, classes = torch.from_numpy(values), torch.from_numpy(labels)
+        cut = self.samples - self.test_size
+        train_labels = classes[:cut]
+        if self.shuffle_train_conditions:
+            train_labels = train_labels[shuffled_rows(cut, self.seed)]
+        return {
+            "train": SequenceData(Batch.full_length(data[:cut], condition=Condition(labels=train_labels))),
+            "test": SequenceData(Batch.full_length(data[cut:], condition=Condition(labels=classes[cut:]))),
+        }
+
     def write_samples(self, batch: Batch, directory: Path, stem: str) -> list[Path]:
-        """``<stem>.csv``: ``sample,step,f0,f1,...``, one row per sample per valid step."""
+        """``<stem>.csv``: ``sample,step,f0,f1,...`` (``sample,step,label,f0,...`` when labelled), one row per sample per valid step."""
         values = batch.values.detach().cpu().float().numpy()
         names = [f"f{i}" for i in range(values.shape[2])]
         path = Path(directory) / f"{stem}.csv"
+        if self.condition == "label":
+            from seqtk.plugins.timeseries.conditional_plots import write_label_grids
+            from seqtk.plugins.timeseries.conditions import SeriesConditions
+
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            writer = SeriesConditions("label", label_column="label", static_columns=None, window=self.length, horizon=None, shuffle=False, seed=self.seed)
+            writer.class_names = self.spec.conditions.class_names  # type: ignore[union-attr]
+            written = [writer.write_csv(batch, values, path, names, lambda v: v)]
+            if self.plots:
+                written += write_label_grids(self.load("test").batch, batch.detach().to("cpu"), Path(directory), stem, names, writer.class_names, self.seed)
+            return written
         written = [write_series_csv(values, batch.lengths.detach().cpu().numpy(), path, names)]
         if self.plots:
             from seqtk.plugins.timeseries.plots import write_pictures
