@@ -138,15 +138,18 @@ def test_every_builtin_generator_and_discriminator_takes_init(host):
     init = {"scheme": "normal", "std": 0.1}
     for entry in entries:
         spec = VALUES if "continuous" in entry.requires else TOKENS
-        assert entry.check_params({"init": init}) == [], entry.label
-        built = entry.build({"spec": spec}, {"init": init})
+        extra: dict = {}
+        if "frame_shape" in entry.parameters():  # the video networks: flattened 16x16 grey frames
+            spec, extra = DomainSpec(kind="continuous", max_len=3, features=256, value_range=(0.0, 1.0)), {"frame_shape": [1, 16, 16]}
+        assert entry.check_params({"init": init, **extra}) == [], entry.label
+        built = entry.build({"spec": spec}, {"init": init, **extra})
         drawn = torch.cat([p.detach().flatten() for p in built.parameters()])
         assert within(drawn.std().item(), 0.1), entry.label
         for name, p in built.named_parameters():
             if p.numel() >= 400:
                 assert within(p.std().item(), 0.1, rel=0.15), f"{entry.label}: {name}"
         for name, buffer in built.named_buffers():
-            fresh = entry.build({"spec": spec}, {})
+            fresh = entry.build({"spec": spec}, dict(extra))
             assert torch.equal(buffer, dict(fresh.named_buffers())[name]), f"{entry.label}: buffer {name} changed"
 
 
