@@ -91,10 +91,10 @@ def run(
         dist.from_main(lambda: _check_run_dir(run_dir, resume=resume, overwrite=overwrite))
         # Build everything before touching the directory: a recipe that fails to build must
         # leave an earlier run (and the file system) exactly as it was.
-        trainer = Trainer(recipe, host.registry, run_dir, callbacks=host.callbacks(recipe, extra=callbacks), progress=progress, dist=dist)
+        recording = [*callbacks, _EnvironmentRecord(device, host)]
+        trainer = Trainer(recipe, host.registry, run_dir, callbacks=host.callbacks(recipe, extra=recording), progress=progress, dist=dist)
         if dist.is_main:
             _prepare_run_dir(run_dir, recipe, resume=resume)
-            _write_environment(run_dir, device, host, resume=resume)
         started = time.perf_counter()
         try:
             metrics = trainer.fit(resume=resume)
@@ -123,11 +123,33 @@ def _prepare_run_dir(run_dir: Path, recipe: Recipe, *, resume: bool) -> None:
         atomic_write_text(run_dir / "recipe.yaml", yaml.safe_dump(recipe.to_dict(), sort_keys=False))
 
 
-def _write_environment(run_dir: Path, device: Any, host: PluginHost, *, resume: bool) -> None:
-    """``environment.json``: versions, device and plugins of this session (``seqtk.core.environment``), for ``seqtk report``."""
-    from seqtk.core.environment import ENVIRONMENT_FILE, describe_environment
+class _EnvironmentRecord:
+    """``environment.json``: versions, device and plugins of this session (``seqtk.core.environment``), for ``seqtk report``.
 
-    atomic_write_text(run_dir / ENVIRONMENT_FILE, json.dumps(describe_environment(device, host, resumed=resume), indent=2) + "\n")
+    A callback, so that a resume writes it only once the checkpoint has been restored: a
+    resume refused for a bad checkpoint leaves the run directory exactly as it was.
+    """
+
+    name = None  # seqtk's own record, not a callback a recipe disables or a plugin replaces
+
+    def __init__(self, device: Any, host: PluginHost) -> None:
+        self.device, self.host = device, host
+
+    def setup(self, run: Any) -> None:
+        self.run = run
+
+    def on_run_start(self, run_dir: Path, recipe: Any) -> None:
+        if not self.run.resuming:
+            self._write(resumed=False)
+
+    def on_resume(self, checkpoint: Any) -> None:
+        self._write(resumed=True)
+
+    def _write(self, *, resumed: bool) -> None:
+        from seqtk.core.environment import ENVIRONMENT_FILE, describe_environment
+
+        text = json.dumps(describe_environment(self.device, self.host, resumed=resumed), indent=2) + "\n"
+        atomic_write_text(self.run.run_dir / ENVIRONMENT_FILE, text)
 
 
 def _check_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:

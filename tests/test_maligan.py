@@ -171,7 +171,7 @@ def test_a_recipe_pairing_it_with_a_critic_loss_is_refused(objective: str) -> No
         "objective": {"name": objective},
         "train": {"adversarial": {"steps": 1}},
     }
-    with pytest.raises(RecipeError, match="estimator 'maligan' requires probability.*provided by: objective 'minimax'"):
+    with pytest.raises(RecipeError, match="estimator 'maligan' requires probability.*provided by: objective 'acgan', objective 'minimax'"):
         load_recipe(recipe)
     recipe["objective"] = {"name": "minimax"}
     load_recipe(recipe)
