@@ -110,10 +110,12 @@ def test_shuffled_training_conditions_keep_their_counts_and_the_test_split_keeps
 def test_the_recipe_check_sees_the_condition_the_chosen_value_provides(tmp_path: Path) -> None:
     recipe = {
         "seqtk": 1, "name": "t", "domain": {"name": "text", "params": {"train": "x.tsv", "test": "x.tsv", "conditions": "context"}},
-        "generator": "token-lstm", "discriminator": "relgan-cnn", "objective": "rsgan", "estimator": "gumbel",
+        "generator": "token-lstm", "discriminator": "plain-cnn", "objective": "rsgan", "estimator": "gumbel",
     }
-    with pytest.raises(RecipeError, match=r"discriminator 'relgan-cnn' cannot use the domain's context condition"):
-        load_recipe(recipe, host=PluginHost())
+    host = PluginHost()  # a third party's discriminator written before conditioning: it declares no accepts
+    host.registry.add("discriminators", "plain-cnn", "seqtk.plugins.discriminators:CNNDiscriminator", plugin="old")
+    with pytest.raises(RecipeError, match=r"discriminator 'plain-cnn' cannot use the domain's context condition"):
+        load_recipe(recipe, host=host)
     # label-fidelity needs labels, which a context domain does not give.
     recipe.update(discriminator="cnn", eval={"metrics": ["label-fidelity"]})
     with pytest.raises(RecipeError, match=r"metric 'label-fidelity' requires label"):

@@ -24,6 +24,7 @@ from seqtk.core.registry import RegistryError, parse_fragment
 from seqtk.plugins.discriminators import CNNDiscriminator, GRUDiscriminator
 from seqtk.plugins.text.cond_oracle import ConditionalOracleDomain, ConditionalOracleNLL, OracleLabelAccuracy
 from seqtk.plugins.tokens.generator import TokenLSTMGenerator
+from seqtk.plugins.tokens.relgan_discriminator import RelGANDiscriminator
 
 torch.set_num_threads(1)
 
@@ -127,7 +128,15 @@ def test_sampling_and_teacher_forcing_agree_under_a_condition() -> None:
     torch.testing.assert_close(taken * batch.mask, batch.log_probs.detach() * batch.mask)
 
 
-@pytest.mark.parametrize("make", [lambda: GRUDiscriminator(SPEC, hidden_dim=8, embed_dim=4), lambda: CNNDiscriminator(SPEC, embed_dim=4, filter_sizes=(2,), num_filters=(4,))])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: GRUDiscriminator(SPEC, hidden_dim=8, embed_dim=4),
+        lambda: CNNDiscriminator(SPEC, embed_dim=4, filter_sizes=(2,), num_filters=(4,)),
+        lambda: RelGANDiscriminator(SPEC, embed_dim=8, num_rep=4, filter_sizes=(2,), num_filters=(4,), hidden_dim=6),
+    ],
+    ids=["gru", "cnn", "relgan-cnn"],
+)
 def test_a_projection_discriminator_scores_the_same_sequence_differently_per_label(make: Any) -> None:
     torch.manual_seed(2)
     discriminator = make().eval()

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from seqtk.core.interfaces import Batch, Discriminator, DomainSpec
 from seqtk.core.params import Dropout, PositiveInt, checked
 from seqtk.plugins.discriminators import _check_filters, _Highway, _token_embedding, embed_tokens
+from seqtk.plugins.conditioning import condition_projection
 from seqtk.plugins.init import apply_init, check_init
 from seqtk.plugins.spectral import apply_spectral_norm
 
@@ -100,6 +101,8 @@ class RelGANDiscriminator(Discriminator):
         self.dropout = nn.Dropout(dropout)
         self.hidden = nn.Linear(total, hidden_dim)
         self.head = nn.Linear(hidden_dim, 1)
+        # Conditional domains: each representation's score gets the projection term (Miyato and Koyama 2018).
+        self.projection = condition_projection(spec.conditions, hidden_dim)
         apply_init(self, init, f"{name} discriminator")
         apply_spectral_norm(self, spectral_norm, f"{name} discriminator")
 
@@ -122,7 +125,12 @@ class RelGANDiscriminator(Discriminator):
             counted = (first == 0) | (first + width <= lengths)  # windows inside the sequence
             pooled.append(maps.masked_fill(~counted.unsqueeze(1), float("-inf")).amax(dim=-1))
         features = self.dropout(self.highway(torch.cat(pooled, dim=-1)))
-        return self.head(self.hidden(features)).view(rows, self.num_rep)
+        hidden = self.hidden(features)  # [B * R, hidden_dim]
+        scores = self.head(hidden).squeeze(-1)
+        if self.projection is not None:  # row b * R + r is representation r of sequence b
+            condition = None if batch.condition is None else batch.condition.repeat(self.num_rep)
+            scores = scores + self.projection(hidden, condition)
+        return scores.view(rows, self.num_rep)
 
     def forward(self, batch: Batch) -> Tensor:
         """``[B]``: the mean of the representations' scores."""
