@@ -285,8 +285,10 @@ def music_recipe(cache: Path, condition: str, **parts: Any) -> dict[str, Any]:
 def test_recipes_check_the_condition_against_networks_and_metrics(cache: Path) -> None:
     host = PluginHost()
     load_recipe(music_recipe(cache, "mode", eval={"metrics": ["mode-fidelity", "class-music-distance"]}), host=host)
-    with pytest.raises(RecipeError, match="relgan-cnn' cannot use the domain's label condition"):
-        load_recipe(music_recipe(cache, "mode", discriminator={"name": "relgan-cnn"}), host=host)
+    # A third party's discriminator written before conditioning declares no accepts.
+    host.registry.add("discriminators", "plain-cnn", "seqtk.plugins.discriminators:CNNDiscriminator", plugin="old")
+    with pytest.raises(RecipeError, match="plain-cnn' cannot use the domain's label condition"):
+        load_recipe(music_recipe(cache, "mode", discriminator={"name": "plain-cnn"}), host=host)
     with pytest.raises(RecipeError, match="mode-fidelity"):
         load_recipe(music_recipe(cache, "none", eval={"metrics": ["mode-fidelity"]}), host=host)
     with pytest.raises(RecipeError, match="harmonic-fit"):
