@@ -154,6 +154,35 @@ MAX_VALUES = 100_000
 _DEEP_FLOW = re.compile(r"(?:[\[{][ \t\r\n]*){100}")
 
 
+class LocatedYamlError(ValueError):
+    """YAML that cannot be read, as problems with their lines (for any file read like a recipe)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+def parse_located_yaml(text: str, what: str) -> tuple[Any, Any]:
+    """``text`` parsed safely, with the node tree that gives each key's line (``_key_lines``).
+
+    One parser for recipes and the files that name them (sweep files), so both refuse the
+    same hostile inputs the same way: bracket runs PyYAML would take minutes over, nesting
+    too deep to read, duplicate keys and alias loops. ``what`` ("a recipe") ends the messages.
+    """
+    deep = _DEEP_FLOW.search(text)
+    if deep:  # PyYAML's scanner slows quadratically on such runs before it fails: refuse them first
+        line = text.count("\n", 0, deep.start()) + 1
+        raise LocatedYamlError([Problem("", f"invalid YAML: brackets nested too deeply at line {line}; {what} is a few levels deep")])
+    try:
+        return _parse(text)
+    except yaml.YAMLError as exc:
+        raise LocatedYamlError([Problem("", _yaml_message(exc, text))]) from None
+    except RecursionError:
+        raise LocatedYamlError([Problem("", f"invalid YAML: nested too deeply to read; {what} is a few levels deep")]) from None
+    except _StructureError as exc:
+        raise LocatedYamlError([_one_line(p) for p in exc.problems]) from None
+
+
 def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     label = str(path)
     try:
@@ -166,18 +195,10 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         text = decode_utf8(data, drop_bom=False)
     except NotUtf8Error as exc:
         raise RecipeError(label, [Problem("", _not_utf8_message(exc))]) from None
-    deep = _DEEP_FLOW.search(text)
-    if deep:  # PyYAML's scanner slows quadratically on such runs before it fails: refuse them first
-        line = text.count("\n", 0, deep.start()) + 1
-        raise RecipeError(label, [Problem("", f"invalid YAML: brackets nested too deeply at line {line}; a recipe is a few levels deep")])
     try:
-        document, root = _parse(text)
-    except yaml.YAMLError as exc:
-        raise RecipeError(label, [Problem("", _yaml_message(exc, text))]) from None
-    except RecursionError:
-        raise RecipeError(label, [Problem("", "invalid YAML: nested too deeply to read; a recipe is a few levels deep")]) from None
-    except _StructureError as exc:
-        raise RecipeError(label, [_one_line(p) for p in exc.problems]) from None
+        document, root = parse_located_yaml(text, "a recipe")
+    except LocatedYamlError as exc:
+        raise RecipeError(label, exc.problems) from None
     if document is None or root is None:
         raise RecipeError(label, [Problem("", "the recipe is empty; start from recipes/quickstart.yaml")])
     if not isinstance(document, dict):

@@ -22,7 +22,7 @@ import yaml
 
 from seqtk.core.errors import Problem, RecipeError
 from seqtk.core.plugins import PluginHost
-from seqtk.core.recipe import Recipe, _key_lines, _parse, _yaml_message, load_recipe
+from seqtk.core.recipe import LocatedYamlError, Recipe, _key_lines, load_recipe, parse_located_yaml
 from seqtk.core.textfiles import NotUtf8Error, decode_utf8
 
 SWEEP_VERSION = 1
@@ -154,16 +154,9 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     except NotUtf8Error as exc:
         raise SweepError(label, [Problem("", f"not UTF-8 text: byte {exc.byte!r} at line {exc.line}; re-save it as UTF-8")]) from None
     try:
-        document, root = _parse(text)
-    except yaml.YAMLError as exc:
-        raise SweepError(label, [Problem("", _yaml_message(exc, text))]) from None
-    except RecursionError:
-        raise SweepError(label, [Problem("", "invalid YAML: nested too deeply; a sweep file is a few levels deep")]) from None
-    except Exception as exc:  # duplicate keys, alias loops: recipe.py's structure check
-        found = getattr(exc, "problems", None)
-        if found is None:
-            raise
-        raise SweepError(label, list(found)) from None
+        document, root = parse_located_yaml(text, "a sweep file")
+    except LocatedYamlError as exc:
+        raise SweepError(label, exc.problems) from None
     if not isinstance(document, dict) or root is None:
         raise SweepError(label, [Problem("", "a sweep file must be a mapping (recipe:, space:, metric:, trials: ...); see docs/sweeps.md")])
     return document, _key_lines(root)
