@@ -6,7 +6,7 @@ carry no information, so the model is in effect unconditional). Both are scored 
 of maximum-likelihood pretraining (the MLE start) and after adversarial training, beside
 real held-out data scored by the same metrics (the ceiling).
 
-    python bench/conditional.py --out runs/bench-conditional [--set KEY=VALUE ...] [--json-out FILE]
+    python bench/conditional.py --out runs/bench-conditional [--set KEY=VALUE ...] [--seeds 0 1 2] [--json-out FILE]
 
 It covers the class-conditional oracle (``recipes/cond-oracle-seqgan.yaml``) and the
 chorales conditioned on mode and on a soprano line (``recipes/chorales-mode.yaml``,
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -72,11 +73,16 @@ def naive_baseline(recipe_path: Path, overrides: list[str]) -> dict[str, float]:
 
 
 def mle_start(run_dir: Path, pretrain_steps: int) -> dict[str, float]:
-    """The evaluation at the end of pretraining: the model before any adversarial step."""
+    """The evaluation at the end of the generator's pretraining: the model before any adversarial step.
+
+    The discriminator's figures (``d_*``) are left out: at that step it has not been
+    trained yet (its own pretraining comes next), so they would describe an untrained
+    network, not the generator.
+    """
     rows = [r for r in read_metrics(run_dir / "metrics.jsonl") if r["phase"] == "eval" and r["step"] == pretrain_steps]
     if not rows:
         raise SystemExit(f"{run_dir}: no evaluation at step {pretrain_steps}; set eval.every to divide the pretraining steps")
-    return {k: v for k, v in rows[-1].items() if isinstance(v, float)}
+    return {k: v for k, v in rows[-1].items() if isinstance(v, float) and not k.startswith("d_")}
 
 
 def main() -> None:
@@ -85,6 +91,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run (e.g. train.adversarial.steps=10)")
     parser.add_argument("--json-out", type=Path, default=None)
     parser.add_argument("--recipes", nargs="*", default=list(RECIPES), choices=list(RECIPES), help="which recipes (default: all)")
+    parser.add_argument("--seeds", nargs="*", type=int, default=None, help="train each model once per seed (default: the recipe's own); the table gives mean ± sd")
     args = parser.parse_args()
     table: list[dict[str, Any]] = []
     for name in args.recipes:
@@ -93,25 +100,46 @@ def main() -> None:
         naive = naive_baseline(path, args.set)
         if naive:
             table.append({"recipe": name, "candidate": "naive: repeat the last value", **naive})
-        for variant, extra in (("conditional", []), ("shuffled-condition", shuffled)):
-            overrides = [*args.set, *extra, f"output.dir={args.out / name / variant}"]
+        for seed, (variant, extra) in [(seed, v) for seed in (args.seeds or [None]) for v in (("conditional", []), ("shuffled-condition", shuffled))]:
+            folder = args.out / name / variant if seed is None else args.out / name / variant / f"seed-{seed}"
+            overrides = [*args.set, *extra, *([f"seed={seed}"] if seed is not None else []), f"output.dir={folder}"]
             recipe = load_recipe(path, overrides, host=PluginHost())
             started = time.process_time()
             result = run(recipe, overwrite=True)
             seconds = time.process_time() - started
             pretrain = recipe.data.train.pretrain.generator_steps
-            table.append({"recipe": name, "candidate": f"{variant}, MLE start", **mle_start(result.run_dir, pretrain)})
             final = [r for r in read_metrics(result.run_dir / "metrics.jsonl") if r["phase"] == "eval"][-1]  # with the discriminator's view
-            table.append({"recipe": name, "candidate": f"{variant}, after GAN", **{k: v for k, v in final.items() if isinstance(v, float)}, "cpu_s": round(seconds)})
-            table.append({"recipe": name, "candidate": f"{variant}, untrained", **result.initial_metrics})
-    metrics = sorted({k for row in table for k in row} - {"recipe", "candidate", "cpu_s"})
-    print("| recipe | candidate | " + " | ".join(metrics) + " | CPU s |")
-    print("|---" * (len(metrics) + 3) + "|")
-    for row in table:
-        cells = [f"{row[m]:.3f}" if isinstance(row.get(m), float) else "" for m in metrics]
-        print(f"| {row['recipe']} | {row['candidate']} | " + " | ".join(cells) + f" | {row.get('cpu_s', '')} |")
+            for candidate, figures in (
+                ("MLE start", mle_start(result.run_dir, pretrain)),
+                ("after GAN", {**{k: v for k, v in final.items() if isinstance(v, float)}, "cpu_s": round(seconds)}),
+                ("untrained", result.initial_metrics),
+            ):
+                table.append({"recipe": name, "candidate": f"{variant}, {candidate}", "seed": recipe.data.seed, **figures})
+    print_table(table)
     if args.json_out:
         args.json_out.write_text(json.dumps(table, indent=2) + "\n")
+
+
+def print_table(table: list[dict[str, Any]]) -> None:
+    """One Markdown row per recipe and candidate; over several seeds each cell is ``mean ± sd`` (and CPU s the mean)."""
+    metrics = sorted({k for row in table for k in row} - {"recipe", "candidate", "cpu_s", "seed"})
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in table:
+        groups.setdefault((row["recipe"], row["candidate"]), []).append(row)
+    print("| recipe | candidate | " + " | ".join(metrics) + " | CPU s |")
+    print("|---" * (len(metrics) + 3) + "|")
+    for (recipe, candidate), rows in groups.items():
+        cells = []
+        for m in metrics:
+            values = [row[m] for row in rows if isinstance(row.get(m), (int, float))]
+            if not values:
+                cells.append("")
+            elif len(values) == 1:
+                cells.append(f"{values[0]:.3f}")
+            else:
+                cells.append(f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}")
+        seconds = [row["cpu_s"] for row in rows if "cpu_s" in row]
+        print(f"| {recipe} | {candidate} | " + " | ".join(cells) + f" | {round(statistics.mean(seconds)) if seconds else ''} |")
 
 
 if __name__ == "__main__":

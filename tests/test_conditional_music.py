@@ -29,9 +29,10 @@ from seqtk.plugins.music.conditional_metrics import (
     HarmonicFit,
     ModeFidelity,
     estimate_key,
+    estimate_tonic,
     harmonic_fit,
 )
-from seqtk.plugins.music.domain import MusicDomain, bass_under_soprano
+from seqtk.plugins.music.domain import MusicDomain, bass_under_soprano, tonic_shift, transposed
 from seqtk.plugins.music.features import feature_distance
 from seqtk.plugins.music.notes import Note, Piece
 
@@ -226,6 +227,54 @@ def test_mode_labels_follow_each_chorale_and_the_shuffle_switch_permutes_them(ca
     assert torch.equal(shuffled.load("test").batch.condition.labels, music.load("test").batch.condition.labels)
 
 
+def test_tonic_shift_takes_the_nearer_way_to_c_and_stays_in_the_midi_range() -> None:
+    middle = line([60, 64, 67], "middle")
+    assert [tonic_shift(t, middle) for t in range(12)] == [0, -1, -2, -3, -4, -5, 6, 5, 4, 3, 2, 1]
+    assert tonic_shift(6, line([125], "high")) == -6 and tonic_shift(5, line([2], "low")) == 7  # an octave the other way
+    assert transposed(middle, 0) is middle and [n.pitch for n in transposed(middle, -2).notes] == [58, 62, 65]
+
+
+def test_estimate_tonic_answers_within_the_mode_it_is_given() -> None:
+    a_minor = line([57, 59, 60, 62, 64, 65, 68, 69, 64, 60, 57], "a-harmonic-minor")
+    assert estimate_tonic(a_minor, "minor") == 9
+    c_major = line([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60], "c-major")
+    assert estimate_tonic(c_major, "major") == 0 and estimate_tonic(c_major, "minor") == 9  # its relative minor
+    assert estimate_tonic(Piece([], name="empty"), "major") is None
+
+
+def test_tonic_c_moves_every_chorale_to_c_major_or_c_minor_with_its_soprano_and_bass(cache: Path) -> None:
+    """The hand chorales are one major and one minor cadence, each written in three keys: moved to C, the copies agree up to an octave.
+
+    Each piece takes the nearer way to C, so a cadence written a fourth or a fifth up can
+    land an octave away from the one written low: those copies are kept.
+    """
+    music = domain(cache, condition="mode", transpose="tonic-c")
+    with pytest.warns(UserWarning, match=r"moved to C.*dropped 2 piece"):
+        music.load("train")
+    found: dict[str, set[tuple[int, ...]]] = {"major": set(), "minor": set()}
+    for split in ("train", "test"):
+        batch = music.load(split).batch
+        for piece, label in zip(music.to_pieces(batch), batch.condition.labels.tolist()):
+            mode = ("major", "minor")[label]
+            assert estimate_tonic(piece, mode) == 0
+            found[mode].add(tuple(sorted(n.pitch for n in piece.notes)))
+    shifts = {}
+    for mode, (low, high) in (("major", MAJOR), ("minor", MINOR)):
+        shifts[mode] = {pitches[0] - min(low) for pitches in found[mode]}
+        assert found[mode] == {tuple(sorted(p + shift for p in low + high)) for shift in shifts[mode]}
+        assert len({shift % 12 for shift in shifts[mode]}) == 1  # one key, perhaps in two octaves
+    assert {shift % 12 for shift in shifts["major"]} == {0}  # written in C already
+    bass = domain(cache, condition="soprano", notes=8, stride=8, transpose="tonic-c")
+    with pytest.warns(UserWarning, match="moved to C"):
+        bass.load("train")
+    for split in ("train", "test"):
+        batch = bass.load(split).batch
+        for low, high in zip(bass.to_pieces(batch), bass.to_pieces(batch.condition.context)):
+            pair = ([n.pitch for n in low.notes], [n.pitch for n in high.notes])
+            assert any(pair == ([p + shift for p in low], [p + shift for p in high])
+                       for mode, (low, high) in (("major", MAJOR), ("minor", MINOR)) for shift in shifts[mode])
+
+
 def test_soprano_condition_is_a_context_batch_in_the_same_representation(cache: Path) -> None:
     for representation in ("tokens", "events"):
         music = domain(cache, condition="soprano", notes=8, stride=8, representation=representation)
@@ -256,6 +305,39 @@ def test_samples_name_their_mode_or_carry_their_soprano_as_a_track(cache: Path, 
     assert [t.name for t in midi.tracks] == ["soprano (given)", "bass (generated)"]
     on = [[m.note for m in t if m.type == "note_on" and m.velocity > 0] for t in midi.tracks]
     assert on == [[n.pitch for n in bass.to_pieces(test.condition.context)[0].notes], [n.pitch for n in bass.to_pieces(test)[0].notes]]
+
+
+def test_a_file_of_modes_and_a_folder_of_melodies_are_read_as_conditions(cache: Path, tmp_path: Path) -> None:
+    from seqtk.plugins.music.midi import write_midi
+
+    modes = tmp_path / "modes.txt"
+    modes.write_text("minor\n\nmajor\n1\n")
+    assert domain(cache, condition="mode").read_conditions(modes).labels.tolist() == [1, 0, 1]
+    modes.write_text("minor\ndorian\n")
+    with pytest.raises(DataError, match=r"modes.txt: line 2: unknown mode 'dorian'; valid: major, minor"):
+        domain(cache, condition="mode").read_conditions(modes)
+
+    # A melody with a chord under its first note: the skyline keeps the top note, cut where the next onset begins.
+    tune = [Note(0.0, 2.0, 72), Note(0.0, 1.0, 60), Note(0.0, 1.0, 64), Note(1.0, 1.0, 74), Note(2.0, 1.0, 76), Note(3.0, 1.0, 77), Note(4.0, 1.0, 79)]
+    folder = tmp_path / "melodies"
+    folder.mkdir()
+    write_midi(Piece(tune, tempo_bpm=80.0, beats_per_bar=4.0, name="tune"), folder / "tune.mid")
+    bass = domain(cache, condition="soprano", notes=4, stride=4)
+    context = bass.read_conditions(folder).context
+    assert context is not None and context.values.shape[1] == bass.spec.conditions.context.max_len
+    got = [[(n.start, n.duration, n.pitch) for n in piece.notes] for piece in bass.to_pieces(context)]
+    assert got == [[(0.0, 1.0, 72), (1.0, 1.0, 74), (2.0, 1.0, 76), (3.0, 1.0, 77)], [(0.0, 1.0, 79)]]
+    moved = domain(cache, condition="soprano", notes=4, stride=4, transpose="tonic-c")
+    with pytest.warns(UserWarning, match="moved to C"):
+        moved.load("train")
+    in_d = tmp_path / "in-d.mid"
+    write_midi(Piece([Note(float(i), 1.0, p) for i, p in enumerate([74, 76, 78, 79, 81, 78, 74])], name="in-d"), in_d)
+    shifted = [[n.pitch for n in piece.notes] for piece in moved.to_pieces(moved.read_conditions(in_d).context)]
+    assert shifted == [[72, 74, 76, 77], [79, 76, 72]]  # D major moved down a tone to C, the whole tune alike
+    with pytest.raises(DataError, match="no such file or folder"):
+        bass.read_conditions(tmp_path / "missing")
+    with pytest.raises(DataError, match="unconditional"):
+        domain(cache).read_conditions(modes)
 
 
 def test_the_condition_is_kept_with_the_run_and_a_mismatch_refused(cache: Path) -> None:

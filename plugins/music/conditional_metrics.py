@@ -33,7 +33,7 @@ from .features import DEFAULT_BINS, FEATURES, overlap
 from .metrics import _check_domain, _entry, _feature_values
 from .notes import Piece
 
-__all__ = ["KEY_PROFILES", "CONSONANT_INTERVALS", "estimate_key", "harmonic_fit", "ModeFidelity", "ClassMusicDistance", "HarmonicFit"]
+__all__ = ["KEY_PROFILES", "CONSONANT_INTERVALS", "key_correlations", "estimate_key", "estimate_tonic", "harmonic_fit", "ModeFidelity", "ClassMusicDistance", "HarmonicFit"]
 
 #: (major, minor) profiles, tonic first. Aarden-Essen is music21's default for
 #: ``analyze('key')`` (and so what labels the chorales); Krumhansl-Kessler is the original.
@@ -56,12 +56,11 @@ Profile = Literal["aarden-essen", "krumhansl-kessler"]
 CONSONANT_INTERVALS = frozenset({0, 3, 4, 7, 8, 9})
 
 
-def estimate_key(piece: Piece, profile: Profile = "aarden-essen") -> tuple[int, str] | None:
-    """(tonic pitch class, ``"major"``/``"minor"``) of the key whose profile correlates best with the piece; None when it has no notes.
+def key_correlations(piece: Piece, profile: Profile = "aarden-essen") -> dict[str, np.ndarray] | None:
+    """Per mode, the Pearson correlation of the piece's pitch-class weights with that mode's profile on each of the 12 tonics.
 
-    The piece's pitch classes are weighted by their notes' durations; each of the 24 keys
-    is a profile rotated to its tonic, scored by Pearson correlation. Ties go to the
-    earlier key, majors (C, C#, ...) before minors.
+    The piece's pitch classes are weighted by their notes' durations; row ``t`` of a mode
+    is its profile rotated to tonic ``t``. None when the piece has no notes.
     """
     if not piece.notes:
         return None
@@ -69,16 +68,41 @@ def estimate_key(piece: Piece, profile: Profile = "aarden-essen") -> tuple[int, 
     for note in piece.notes:
         histogram[note.pitch % 12] += note.duration
     centred = histogram - histogram.mean()
-    best, answer = -np.inf, (0, "major")
+    found = {}
     for mode, weights in zip(("major", "minor"), KEY_PROFILES[profile]):
         rotations = np.stack([np.roll(np.asarray(weights), tonic) for tonic in range(12)])  # row t: weight of pc j in key t
         rotations = rotations - rotations.mean(axis=1, keepdims=True)
         denominator = np.sqrt((rotations**2).sum(axis=1) * (centred**2).sum())
-        scores = np.where(denominator > 0, rotations @ centred / np.where(denominator > 0, denominator, 1.0), 0.0)
-        tonic = int(np.argmax(scores))
-        if scores[tonic] > best + 1e-12:
-            best, answer = float(scores[tonic]), (tonic, mode)
+        found[mode] = np.where(denominator > 0, rotations @ centred / np.where(denominator > 0, denominator, 1.0), 0.0)
+    return found
+
+
+def estimate_key(piece: Piece, profile: Profile = "aarden-essen") -> tuple[int, str] | None:
+    """(tonic pitch class, ``"major"``/``"minor"``) of the key whose profile correlates best with the piece; None when it has no notes.
+
+    Each of the 24 keys is scored by :func:`key_correlations`. Ties go to the earlier key,
+    majors (C, C#, ...) before minors.
+    """
+    scores = key_correlations(piece, profile)
+    if scores is None:
+        return None
+    best, answer = -np.inf, (0, "major")
+    for mode in ("major", "minor"):
+        tonic = int(np.argmax(scores[mode]))
+        if scores[mode][tonic] > best + 1e-12:
+            best, answer = float(scores[mode][tonic]), (tonic, mode)
     return answer
+
+
+def estimate_tonic(piece: Piece, mode: str, profile: Profile = "aarden-essen") -> int | None:
+    """The tonic pitch class of the piece's best-fitting key *of the given mode*; None when it has no notes.
+
+    When the mode is known already (music21's analysis of a chorale) only the tonic is
+    left to find; asking for it in that mode keeps the two analyses from disagreeing on a
+    piece whose relative major and minor score alike.
+    """
+    scores = key_correlations(piece, profile)
+    return None if scores is None else int(np.argmax(scores[mode]))
 
 
 def harmonic_fit(soprano: Piece, bass: Piece) -> float:

@@ -99,6 +99,14 @@ class MusicDomain(LazySplits, Domain):
     conditioned on the soprano sounding over the same beats, a context sequence in the
     same representation. ``shuffle_train_conditions`` permutes the training split's
     conditions (seeded): the shuffled-condition baseline.
+
+    ``transpose``: ``none`` keeps every piece in its written key; ``tonic-c`` moves each
+    piece (and, for ``soprano``, its soprano and bass) by the shift of -5..+6 semitones
+    that puts its tonic on C, so that every major piece is in C major and every minor one
+    in C minor. The tonic is that of the best-fitting key of the piece's mode (music21's
+    for the chorales, else the Krumhansl-Schmuckler estimate). A model then learns one
+    key per mode instead of twenty-four, and the mode decides the pitches of every bar,
+    not only of the first: the setting that lets a mode label be honoured.
     """
 
     #: Density and coverage (``seqtk.plugins.collapse``) say whether the samples spread over the real excerpts or collapse.
@@ -127,6 +135,7 @@ class MusicDomain(LazySplits, Domain):
         pianoroll: bool = True,
         condition: Literal["none", "mode", "soprano"] = "none",
         shuffle_train_conditions: bool = False,
+        transpose: Literal["none", "tonic-c"] = "none",
     ) -> None:
         if condition == "soprano" and source != "chorales":
             raise ValueError(f"music: condition 'soprano' needs source 'chorales' (the four-part chorales name their soprano and bass), not {source!r}")
@@ -150,6 +159,8 @@ class MusicDomain(LazySplits, Domain):
         self.pianoroll = bool(pianoroll)
         self.condition = condition
         self.shuffle_train_conditions = bool(shuffle_train_conditions)
+        self.transpose = transpose
+        self._shifts: dict[str, int] = {}  # transpose 'tonic-c': each piece's shift in semitones, by name
         self._context_len: int | None = None  # condition 'soprano': the context's width
         # EventVocabulary validates its own settings (ValueError naming them).
         self._vocab = EventVocabulary(steps_per_beat, max_shift_steps, velocity_bins) if representation == "tokens" else None
@@ -277,6 +288,37 @@ class MusicDomain(LazySplits, Domain):
             return [], self.to_pieces(batch.condition.context, prefix="soprano")
         return [], []
 
+    def read_conditions(self, path: Path) -> Condition:
+        """``seqtk sample --conditions``: for ``mode``, a text file of ``major``/``minor`` (or 0/1), one per line; for ``soprano``, melodies.
+
+        Melodies are a ``.mid`` file or a folder of them; each file's top line is cut into
+        excerpts of ``notes`` notes, one soprano each (``seqtk.plugins.music.melody``).
+        With ``transpose: tonic-c`` every melody is first moved to C like the training
+        data (the key of its best-fitting key profile), so samples come back in C.
+        """
+        path = Path(path)
+        if self.condition == "none":
+            raise DataError(f"conditions {path}: this run's music domain is unconditional (condition: none)")
+        if self._max_len is None:
+            self._prepare()
+        if self.condition == "mode":
+            return Condition(labels=torch.tensor(_read_modes(path), dtype=torch.long))
+        from seqtk.plugins.music.conditional_metrics import estimate_key
+        from seqtk.plugins.music.melody import melody_excerpts
+
+        if not path.exists():
+            raise DataError(f"conditions {path}: no such file or folder; expected a .mid file or a folder of them (the sopranos to harmonise)")
+        melodies = read_midi_source(path, tracks=None, drums=False)
+        if self.transpose == "tonic-c":
+            melodies = [transposed(m, tonic_shift((estimate_key(m) or (0, ""))[0], m)) for m in melodies]
+        sopranos = melody_excerpts(melodies, self.notes, path)
+        assert self._context_len is not None
+        if self._vocab is None:
+            context = self._event_batch([piece_to_events(p) for p in sopranos], width=self._context_len)
+        else:
+            context = self._token_batch([self._vocab.encode(p) for p in sopranos], f"conditions {path}", width=self._context_len)
+        return Condition(context=context)
+
     def report_samples(self, run_dir: Path, *, generator: Any = None, count: int = 8) -> list[Any]:
         """``seqtk report``: the piano roll, and held-out excerpts and every sample as audio (``seqtk.plugins.music.report``)."""
         from seqtk.plugins.music.report import report_samples
@@ -364,7 +406,10 @@ class MusicDomain(LazySplits, Domain):
     def _prepare(self) -> dict[str, SequenceData]:
         """Read the source, split by piece, cut excerpts, fit the representation (unless restored); keep and return the splits."""
         pieces = self._read_source()
-        train_pieces, test_pieces = split_pieces(pieces, self.test_fraction, self.seed, source=self._source_label())
+        if self.transpose == "tonic-c":
+            pieces = self._to_c(pieces)
+        moved = " (moved to C: copies in other keys are duplicates now)" if self.transpose == "tonic-c" else ""
+        train_pieces, test_pieces = split_pieces(pieces, self.test_fraction, self.seed, source=self._source_label() + moved)
         train, train_conditions = self._conditioned_excerpts(train_pieces)
         test, test_conditions = self._conditioned_excerpts(test_pieces)
         for role, found, given in (("training", train, train_pieces), ("test", test, test_pieces)):
@@ -416,10 +461,23 @@ class MusicDomain(LazySplits, Domain):
         for piece in pieces:
             found = voices.get(piece.name)
             if found is not None and found.bass is not None and found.soprano is not None:
-                for bass, soprano in bass_under_soprano(found.bass, found.soprano, self.notes, self.stride):
+                shift = self._shifts.get(piece.name, 0)
+                for bass, soprano in bass_under_soprano(transposed(found.bass, shift), transposed(found.soprano, shift), self.notes, self.stride):
                     basses.append(bass)
                     sopranos.append(soprano)
         return basses, sopranos
+
+    def _to_c(self, pieces: Sequence[Piece]) -> list[Piece]:
+        """``pieces`` each moved so that its tonic is C (``transpose: tonic-c``); the shifts are kept for the soprano and bass."""
+        from seqtk.plugins.music.chorale_voices import MODES
+        from seqtk.plugins.music.conditional_metrics import estimate_tonic
+
+        moved = []
+        for piece, label in zip(pieces, self._mode_labels(pieces)):
+            tonic = estimate_tonic(piece, MODES[label]) or 0
+            shift = self._shifts[piece.name] = tonic_shift(tonic, piece)
+            moved.append(transposed(piece, shift))
+        return moved
 
     def _mode_labels(self, pieces: Sequence[Piece]) -> list[int]:
         """Each piece's mode label (0 major, 1 minor): music21's analysis for the chorales, else the key-profile estimate."""
@@ -557,6 +615,28 @@ class MusicDomain(LazySplits, Domain):
 # --------------------------------------------------------------------------- pieces
 
 
+def _read_modes(path: Path) -> list[int]:
+    """Mode labels from a text file, one ``major``/``minor`` (or ``0``/``1``) per non-blank line; a DataError names the line."""
+    from seqtk.core.textfiles import read_utf8
+    from seqtk.plugins.music.chorale_voices import MODES
+
+    text = read_utf8(path, f"conditions file {path}", "a text file with one mode (major or minor) per line")
+    labels = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        word = line.strip().lower()
+        if not word:
+            continue
+        if word in MODES:
+            labels.append(MODES.index(word))
+        elif word in ("0", "1"):
+            labels.append(int(word))
+        else:
+            raise DataError(f"conditions file {path}: line {number}: unknown mode {line.strip()!r}; valid: major, minor (or 0, 1)")
+    if not labels:
+        raise DataError(f"conditions file {path}: holds no mode; expected one mode (major or minor) per line")
+    return labels
+
+
 def read_midi_source(
     path: Path, *, tracks: Sequence[int] | None, drums: bool, recursive: bool = True, allow_empty: bool = False
 ) -> list[Piece]:
@@ -628,6 +708,26 @@ def bass_under_soprano(bass: Piece, soprano: Piece, notes: int, stride: int) -> 
                 Piece(above, tempo_bpm=soprano.tempo_bpm, beats_per_bar=soprano.beats_per_bar, name=f"{soprano.name}@{start}"),
             ))
     return pairs
+
+
+def tonic_shift(tonic: int, piece: Piece) -> int:
+    """The shift in semitones, -5..+6 where the MIDI range allows (else an octave further), that moves pitch class ``tonic`` to C."""
+    shift = -tonic % 12
+    shift = shift - 12 if shift > 6 else shift
+    pitches = [n.pitch for n in piece.notes]
+    if pitches and max(pitches) + shift > 127:
+        shift -= 12
+    if pitches and min(pitches) + shift < 0:
+        shift += 12
+    return shift
+
+
+def transposed(piece: Piece, shift: int) -> Piece:
+    """``piece`` with every pitch moved by ``shift`` semitones (the same piece when ``shift`` is 0)."""
+    if shift == 0:
+        return piece
+    moved = [Note(n.start, n.duration, n.pitch + shift, n.velocity) for n in piece.notes]
+    return Piece(moved, tempo_bpm=piece.tempo_bpm, beats_per_bar=piece.beats_per_bar, name=piece.name)
 
 
 def _shifted(notes: Sequence[Note], piece: Piece, suffix: str = "") -> Piece:
