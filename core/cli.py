@@ -65,7 +65,7 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
     sample.add_argument("--out", type=Path, default=None, help="folder for the samples (default RUN_DIR/generated)")
     sample.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     sample.add_argument("--label", default=None, metavar="CLASS", help="class-conditional runs: every sample of this class (name or index); default: the test split's labels in turn")
-    sample.add_argument("--conditions", type=Path, default=None, metavar="FILE", help="conditional runs: a file of conditions in the domain's format (text: one label or context per line; music: one mode per line, or a .mid file or folder of melodies to put a bass under); --count samples for each")
+    sample.add_argument("--conditions", type=Path, default=None, metavar="FILE", help="conditional runs: a file of conditions in the domain's format (text: one label or context per line; music: one mode per line, or .mid melodies to put a bass under; time series: a CSV of histories to forecast from, or of label/static values); --count samples for each")
     sample.set_defaults(handler=_cmd_sample)
 
     scoring = verbs.add_parser(

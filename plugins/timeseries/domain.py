@@ -26,7 +26,7 @@ import torch
 
 from seqtk.core.atomic import atomic_open
 from seqtk.core.errors import DataError
-from seqtk.core.interfaces import Batch, Domain, DomainSpec, SequenceData
+from seqtk.core.interfaces import Batch, Condition, Domain, DomainSpec, SequenceData
 from seqtk.core.params import OpenFraction, PositiveInt, Range, checked
 from seqtk.core.splits import LazySplits
 from seqtk.plugins.timeseries.conditions import ConditionMode, SeriesConditions, check_settings, feature_columns, with_row_index
@@ -177,6 +177,24 @@ class TimeSeriesDomain(LazySplits, Domain):
         if self.plots and (self.has_split("test") or self.path.is_file()):
             written += self._write_pictures(values, lengths, Path(directory), stem)
         return written
+
+    def read_conditions(self, path: Path) -> Condition:
+        """``seqtk sample --conditions``: histories to forecast from, or rows of labels and static values (``seqtk.plugins.timeseries.conditions_file``)."""
+        from seqtk.plugins.timeseries.conditions_file import last_histories, side_conditions
+
+        path = Path(path)
+        if not self.conditions.active:
+            raise DataError(f"conditions file {path}: this run's time series are unconditional (condition: none)")
+        if self._names is None:
+            self._prepare()
+        if self.conditions.forecasting:
+            assert self.window is not None
+            table = read_table(
+                path, columns=self._names, time_column=self.time_column, series_column=self.series_column,
+                reverse=self.reverse, missing=self.missing, delimiter=self.delimiter,
+            )
+            return last_histories(table, self.window, self._scaler)
+        return side_conditions(path, self.delimiter, self.conditions)
 
     def report_samples(self, run_dir: Path, *, generator: Any = None, count: int = 8) -> list[Any]:
         """``seqtk report``: the newest grid and PCA pictures (``seqtk.plugins.timeseries.report``)."""
