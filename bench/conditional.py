@@ -120,6 +120,11 @@ def main() -> None:
         args.json_out.write_text(json.dumps(table, indent=2) + "\n")
 
 
+def _digits(metric: str) -> int:
+    """Decimals shown: forecast errors are about 0.01 in scaled units, where three decimals would hide every difference."""
+    return 5 if metric.startswith("forecast-") else 3
+
+
 def print_table(table: list[dict[str, Any]]) -> None:
     """One Markdown row per recipe and candidate; over several seeds each cell is ``mean ± sd`` (and CPU s the mean)."""
     metrics = sorted({k for row in table for k in row} - {"recipe", "candidate", "cpu_s", "seed"})
@@ -135,9 +140,9 @@ def print_table(table: list[dict[str, Any]]) -> None:
             if not values:
                 cells.append("")
             elif len(values) == 1:
-                cells.append(f"{values[0]:.3f}")
+                cells.append(f"{values[0]:.{_digits(m)}f}")
             else:
-                cells.append(f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}")
+                cells.append(f"{statistics.mean(values):.{_digits(m)}f} ± {statistics.stdev(values):.{_digits(m)}f}")
         seconds = [row["cpu_s"] for row in rows if "cpu_s" in row]
         print(f"| {recipe} | {candidate} | " + " | ".join(cells) + f" | {round(statistics.mean(seconds)) if seconds else ''} |")
 

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from seqtk.core.interfaces import Batch, Condition, ConditionSpec, Discriminator, DomainSpec
 from seqtk.core.params import Dropout, NonNegativeFloat, PositiveInt, checked
-from seqtk.plugins.conditioning import condition_projection
+from seqtk.plugins.conditioning import condition_projection, context_then_sequence
 from seqtk.plugins.init import apply_init
 from seqtk.plugins.spectral import apply_spectral_norm
 
@@ -52,6 +52,19 @@ def _auxiliary_classifier(spec: DomainSpec, enabled: bool, features: int, name: 
     if spec.conditions is None or not spec.conditions.num_classes:
         raise ValueError(f"{name} discriminator: auxiliary_classifier needs a domain whose sequences have class labels")
     return nn.Linear(features, spec.conditions.num_classes), replace(spec.conditions, num_classes=0, class_names=())
+
+
+def _without_context(spec: DomainSpec, conditions: ConditionSpec | None, name: str) -> ConditionSpec | None:
+    """The conditions left to project when the context is read as the sequence's start; ValueError when it cannot be."""
+    context = conditions.context if conditions is not None else None
+    if context is None:
+        raise ValueError(f"{name} discriminator: read_context needs a domain that conditions on a context sequence (timeseries condition: forecast)")
+    if spec.is_discrete or context.kind != "continuous" or context.features != spec.features:
+        raise ValueError(
+            f"{name} discriminator: read_context reads the context as the start of the sequence, so both must be real values with the same "
+            f"features; the context has {context.kind} {context.features or context.vocab_size}, the sequences {spec.kind} {spec.features or spec.vocab_size}"
+        )
+    return replace(conditions, context=None)  # type: ignore[arg-type]
 
 
 def _need_classifier(classifier: nn.Linear | None, name: str) -> nn.Linear:
@@ -96,6 +109,11 @@ class _RecurrentDiscriminator(Discriminator):
     A sequence's score comes from the last layer's final states: the forward state at its
     last real step and, when bidirectional, the backward state at its first step (which
     has read the whole sequence). Per-step scores at padding positions are 0.
+
+    With ``read_context`` (a domain whose context has the sequences' own features: a
+    forecast's history) each row is read as its context followed by the sequence
+    (:func:`seqtk.plugins.conditioning.context_then_sequence`), and the context is not
+    projected as well; per-step scores are those of the sequence's steps.
     """
 
     _cell: ClassVar[type[nn.GRU] | type[nn.LSTM]]
@@ -113,6 +131,7 @@ class _RecurrentDiscriminator(Discriminator):
         init: str | Mapping[str, Any] | None = None,
         spectral_norm: bool = False,
         auxiliary_classifier: bool = False,
+        read_context: bool = False,
     ) -> None:
         super().__init__()
         name = self._name  # hidden_dim, num_layers, embed_dim, dropout, flags: declared (checked)
@@ -136,6 +155,9 @@ class _RecurrentDiscriminator(Discriminator):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_dim * (2 if bidirectional else 1), 1)
         self.classifier, projected = _auxiliary_classifier(spec, auxiliary_classifier, hidden_dim * (2 if bidirectional else 1), name)
+        self.read_context = read_context
+        if read_context:
+            projected = _without_context(spec, projected, name)
         self.projection = condition_projection(projected, hidden_dim * (2 if bidirectional else 1))
         apply_init(self, init, f"{name} discriminator")
         apply_spectral_norm(self, spectral_norm, f"{name} discriminator")
@@ -145,12 +167,19 @@ class _RecurrentDiscriminator(Discriminator):
             return batch.values.float()
         return embed_tokens(self.embed, batch)
 
+    def _read(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor | None]:
+        """``(inputs [B, T', D], lengths [B], offsets)``: the batch, or each row's context then the row (``read_context``; offsets say where the row starts)."""
+        if not self.read_context:
+            return self._inputs(batch), batch.lengths, None
+        values, lengths, offsets = context_then_sequence(batch, relative=True)
+        return values.float(), lengths, offsets
+
     def forward(self, batch: Batch) -> Tensor:
-        x = self._inputs(batch)
+        x, lengths, offsets = self._read(batch)
         steps = x.shape[1]
         # pack_padded_sequence wants lengths on the CPU; a zero length cannot be packed,
         # so an empty row is scored on its first (padding) step instead.
-        lengths = batch.lengths.detach().cpu().clamp(1, steps)
+        lengths = lengths.detach().cpu().clamp(1, steps)
         if bool((lengths == steps).all()):
             # No padding: packing would change nothing, and the plain call is faster.
             outputs, final = self.rnn(x)
@@ -160,6 +189,9 @@ class _RecurrentDiscriminator(Discriminator):
             if self.per_step:
                 outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=steps)
         if self.per_step:
+            if offsets is not None:  # the sequence's own steps, after its context
+                where = (offsets.to(outputs.device).unsqueeze(1) + torch.arange(batch.values.shape[1], device=outputs.device)).clamp_max(steps - 1)
+                outputs = outputs.gather(1, where.unsqueeze(-1).expand(-1, -1, outputs.shape[2]))
             features = self.dropout(outputs)
             scores = self.head(features).squeeze(-1)
             if self.projection is not None:
@@ -172,8 +204,8 @@ class _RecurrentDiscriminator(Discriminator):
     def classify(self, batch: Batch) -> Tensor:
         """``[B, classes]``: AC-GAN's class logits from the sequence's final states (``auxiliary_classifier: true``)."""
         classifier = _need_classifier(self.classifier, self._name)
-        x = self._inputs(batch)
-        lengths = batch.lengths.detach().cpu().clamp(1, x.shape[1])
+        x, lengths, _ = self._read(batch)
+        lengths = lengths.detach().cpu().clamp(1, x.shape[1])
         _, final = self.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
         return classifier(self.dropout(self._last_state(self._hidden(final))))
 
@@ -209,7 +241,8 @@ class GRUDiscriminator(_RecurrentDiscriminator):
     ``spectral_norm`` divide every weight matrix (input, recurrent, scoring) by its largest
     singular value (:mod:`seqtk.plugins.spectral`). ``auxiliary_classifier`` adds AC-GAN's
     class head, ``classify(batch)`` (for the ``acgan`` objective; the label is then not
-    projected).
+    projected). ``read_context`` reads a forecast's history before the forecast, as one
+    series, instead of projecting it (the history must have the domain's features).
 
     A sequence's score comes from the last layer's final states: the forward state at its
     last real step and, when bidirectional, the backward state at its first step (which
@@ -231,8 +264,9 @@ class GRUDiscriminator(_RecurrentDiscriminator):
         init: str | Mapping[str, Any] | None = None,
         spectral_norm: bool = False,
         auxiliary_classifier: bool = False,
+        read_context: bool = False,
     ) -> None:
-        super().__init__(spec, hidden_dim, num_layers, bidirectional, per_step, embed_dim, dropout, init, spectral_norm, auxiliary_classifier)
+        super().__init__(spec, hidden_dim, num_layers, bidirectional, per_step, embed_dim, dropout, init, spectral_norm, auxiliary_classifier, read_context)
 
 
 class LSTMDiscriminator(_RecurrentDiscriminator):
@@ -246,7 +280,7 @@ class LSTMDiscriminator(_RecurrentDiscriminator):
     ``bidirectional`` read both directions; ``per_step`` score every step ``[B, T]``
     instead of the sequence ``[B]``; ``embed_dim`` embedding width for tokens (ignored for
     continuous data); ``dropout`` between layers and before the scoring layer; ``init``,
-    ``spectral_norm`` and ``auxiliary_classifier`` as for :class:`GRUDiscriminator`.
+    ``spectral_norm``, ``auxiliary_classifier`` and ``read_context`` as for :class:`GRUDiscriminator`.
     """
 
     _cell = nn.LSTM
@@ -264,8 +298,9 @@ class LSTMDiscriminator(_RecurrentDiscriminator):
         init: str | Mapping[str, Any] | None = None,
         spectral_norm: bool = False,
         auxiliary_classifier: bool = False,
+        read_context: bool = False,
     ) -> None:
-        super().__init__(spec, hidden_dim, num_layers, bidirectional, per_step, embed_dim, dropout, init, spectral_norm, auxiliary_classifier)
+        super().__init__(spec, hidden_dim, num_layers, bidirectional, per_step, embed_dim, dropout, init, spectral_norm, auxiliary_classifier, read_context)
 
     def _hidden(self, final: Tensor | tuple[Tensor, Tensor]) -> Tensor:
         hidden, _cell_state = final  # type: ignore[misc]

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from torch import Tensor
 
 from seqtk.core.errors import DataError, RecipeError
 from seqtk.core.interfaces import Batch, Condition, ConditionSpec, DomainSpec
@@ -265,3 +266,153 @@ def test_conditional_samples_are_written_beside_their_condition(tmp_path: Path) 
     sines = SinesDomain(samples=20, length=3, features=1, condition="label", bands=2, plots=False)
     lines = sines.write_samples(sines.load("test").batch, tmp_path, "l")[0].read_text().splitlines()
     assert lines[0] == "sample,step,label,f0" and lines[1].split(",")[2].startswith("band-")
+
+
+# ------------------------------------------------------------------ forecasts read in the history's units
+
+
+def test_history_units_are_the_last_step_and_the_mean_absolute_change_by_hand() -> None:
+    from seqtk.plugins.conditioning import MIN_HISTORY_SCALE, history_units
+
+    values = torch.tensor([[[0.1], [0.3], [0.2], [9.0]], [[0.5], [0.5], [0.5], [0.5]]])
+    last, scale = history_units(Batch(values=values, lengths=torch.tensor([3, 4])))  # row 0's 9.0 is padding
+    assert torch.allclose(last.flatten(), torch.tensor([0.2, 0.5]))
+    assert torch.allclose(scale.flatten(), torch.tensor([(0.2 + 0.1) / 2, MIN_HISTORY_SCALE]))  # a flat history: the floor
+
+
+def test_context_then_sequence_puts_each_row_right_after_its_history() -> None:
+    from seqtk.plugins.conditioning import context_then_sequence
+
+    history = Batch(values=torch.tensor([[[1.0], [2.0], [3.0]], [[4.0], [5.0], [7.0]]]), lengths=torch.tensor([3, 2]))
+    future = torch.tensor([[[10.0], [11.0]], [[20.0], [99.0]]], requires_grad=True)
+    batch = Batch(values=future, lengths=torch.tensor([2, 1]), condition=Condition(context=history))
+    joined, lengths, offsets = context_then_sequence(batch)
+    assert lengths.tolist() == [5, 3] and offsets.tolist() == [3, 2]
+    assert joined[0, :, 0].tolist() == [1.0, 2.0, 3.0, 10.0, 11.0]
+    assert joined[1, :, 0].tolist() == [4.0, 5.0, 20.0, 0.0, 0.0]  # history padding and future padding are gone
+    joined.sum().backward()
+    assert future.grad is not None and future.grad[:, :, 0].tolist() == [[1.0, 1.0], [1.0, 0.0]]
+    relative, _, _ = context_then_sequence(batch, relative=True)
+    # row 0: last 3, mean |change| 1; row 1: last 5, mean |change| 1
+    assert relative[0, :, 0].tolist() == [-2.0, -1.0, 0.0, 7.0, 8.0]
+    assert relative[1, :, 0].tolist() == [-1.0, 0.0, 15.0, 0.0, 0.0]
+
+
+def test_a_discriminator_that_reads_the_history_scores_the_future_and_sees_a_jump_at_the_seam() -> None:
+    from seqtk.plugins.discriminators import GRUDiscriminator
+
+    torch.manual_seed(0)
+    per_step = GRUDiscriminator(FORECAST_SPEC, hidden_dim=8, per_step=True, read_context=True)
+    assert per_step.projection is None  # the history is read, not projected
+    history = torch.linspace(0.2, 0.3, 5).view(1, 5, 1).expand(64, 5, 2).contiguous()
+    smooth = history[:, -1:] + 0.025 * torch.arange(1, 4).view(1, 3, 1)  # the history's own pace
+    batch = Batch.full_length(smooth, condition=Condition(context=Batch.full_length(history)))
+    assert per_step(batch).shape == (64, 3)
+    # Trained briefly on real (the history's pace) against a forecast that jumps 4 daily changes at the seam.
+    torch.manual_seed(0)
+    disc = GRUDiscriminator(FORECAST_SPEC, hidden_dim=8, read_context=True)
+    history = history + 0.5 * torch.rand(64, 1, 2)  # any level: the units make it invisible
+    real = Batch.full_length(history[:, -1:] + 0.025 * torch.arange(1, 4).view(1, 3, 1), condition=Condition(context=Batch.full_length(history)))
+    fake = Batch.full_length(real.values + 0.1, condition=real.condition)
+    optimiser = torch.optim.Adam(disc.parameters(), lr=1e-2)
+    for _ in range(60):
+        loss = torch.nn.functional.softplus(-disc(real)).mean() + torch.nn.functional.softplus(disc(fake)).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    assert bool((disc(real) > disc(fake)).all())
+
+
+def test_read_context_refuses_a_domain_without_a_history() -> None:
+    from seqtk.plugins.discriminators import GRUDiscriminator
+
+    with pytest.raises(ValueError, match="read_context needs a domain that conditions on a context"):
+        GRUDiscriminator(DomainSpec(kind="continuous", max_len=3, features=2, value_range=(0.0, 1.0)), read_context=True)
+    labelled = DomainSpec(kind="continuous", max_len=3, features=2, conditions=ConditionSpec(num_classes=2, class_names=("a", "b")))
+    with pytest.raises(ValueError, match="read_context"):
+        GRUDiscriminator(labelled, read_context=True)
+    with pytest.raises(ValueError, match="history_units needs a forecasting domain"):
+        LSTMGenerator(labelled, history_units=True)
+
+
+def test_in_history_units_a_zero_output_repeats_the_last_value_and_the_absolute_error_is_by_hand() -> None:
+    torch.manual_seed(0)
+    generator = LSTMGenerator(FORECAST_SPEC, hidden_dim=8, noise_dim=2, history_units=True, pretrain_error="absolute")
+    torch.nn.init.zeros_(generator.out.weight)
+    torch.nn.init.zeros_(generator.out.bias)
+    history = torch.rand(4, 5, 2)
+    condition = Condition(context=Batch.full_length(history))
+    forecast = generator.sample(4, condition=condition).values
+    assert torch.allclose(forecast, history[:, -1:].expand(4, 3, 2))
+    future = torch.rand(4, 3, 2)
+    previous = torch.cat([history[:, -1:], future[:, :-1]], dim=1)  # teacher forcing: each step predicts "no change"
+    loss = generator.pretrain_loss(Batch.full_length(future, condition=condition))
+    assert torch.allclose(loss, (future - previous).abs().mean())
+
+
+def test_pretraining_in_history_units_beats_repeating_the_last_value_on_a_mean_reverting_series() -> None:
+    """x_t = 0.5 + 0.5 (x_{t-1} - 0.5) + noise: the last value is a poor forecast, the history says where the mean is."""
+    stream = torch.Generator().manual_seed(0)
+
+    def windows(n: int) -> tuple[Tensor, Tensor]:
+        x = torch.empty(n, 8, 2)
+        x[:, 0] = 0.5 + 0.8 * (torch.rand(n, 2, generator=stream) - 0.5)
+        for t in range(1, 8):
+            x[:, t] = 0.5 + 0.5 * (x[:, t - 1] - 0.5) + 0.01 * torch.randn(n, 2, generator=stream)
+        return x[:, :5], x[:, 5:]
+
+    torch.manual_seed(0)
+    generator = LSTMGenerator(FORECAST_SPEC, hidden_dim=16, noise_dim=2, history_units=True, pretrain_error="absolute")
+    optimiser = torch.optim.Adam(generator.parameters(), lr=1e-2)
+    for _ in range(150):
+        history, future = windows(64)
+        loss = generator.pretrain_loss(Batch.full_length(future, condition=Condition(context=Batch.full_length(history))))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    history, future = windows(500)
+    real = Batch.full_length(future, condition=Condition(context=Batch.full_length(history)))
+    mae = ForecastMAE(generator, samples=5)
+    naive = mae.naive(real)
+    assert naive > 0.01 and mae(real, real) < 0.9 * naive  # measured: 0.0110 against 0.0132
+
+
+def test_the_energy_pretraining_error_is_the_two_sample_energy_score_by_hand() -> None:
+    torch.manual_seed(0)
+    generator = LSTMGenerator(FORECAST_SPEC, hidden_dim=8, noise_dim=2, history_units=True, pretrain_error="energy")
+    torch.nn.init.zeros_(generator.out.weight)
+    torch.nn.init.zeros_(generator.out.bias)  # both predictions are "no change": |a - b| = 0
+    history, future = torch.rand(4, 5, 2), torch.rand(4, 3, 2)
+    previous = torch.cat([history[:, -1:], future[:, :-1]], dim=1)
+    loss = generator.pretrain_loss(Batch.full_length(future, condition=Condition(context=Batch.full_length(history))))
+    # (|a - y| + |b - y| - |a - b|) / 2 = |previous - y| (Euclidean over the 2 features), averaged per feature.
+    assert torch.allclose(loss, (future - previous).norm(dim=-1).mean() / 2)
+
+
+@pytest.mark.parametrize("error", ["absolute", "energy"])
+def test_only_the_energy_score_teaches_the_noise_a_random_walks_spread(error: str) -> None:
+    """Steps of a random walk are N(0, 0.02^2): a regression learns to ignore its noise, the energy score draws the steps' spread."""
+    stream = torch.Generator().manual_seed(0)
+
+    def walks(n: int) -> tuple[Tensor, Tensor]:
+        x = 0.5 + torch.cumsum(0.02 * torch.randn(n, 8, 2, generator=stream), dim=1)
+        return x[:, :5], x[:, 5:]
+
+    torch.manual_seed(0)
+    generator = LSTMGenerator(FORECAST_SPEC, hidden_dim=16, noise_dim=2, history_units=True, pretrain_error=error)
+    optimiser = torch.optim.Adam(generator.parameters(), lr=1e-2)
+    for _ in range(150):
+        history, future = walks(64)
+        loss = generator.pretrain_loss(Batch.full_length(future, condition=Condition(context=Batch.full_length(history))))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    history, _ = walks(1)
+    condition = Condition(context=Batch.full_length(history.expand(400, 5, 2)))
+    with torch.no_grad():
+        first_step = generator.sample(400, condition=condition).values[:, 0]
+    spread = float(first_step.std(0).mean())
+    if error == "energy":
+        assert 0.01 < spread < 0.04, spread
+    else:
+        assert spread < 0.01, spread
