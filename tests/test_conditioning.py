@@ -251,6 +251,58 @@ def test_every_step_conditioning_keeps_sampling_teacher_forcing_and_rollouts_con
         assert rollouts.batch().condition.labels.tolist() == [0, 1, 2] * 2 * (SPEC.max_len - 1)
 
 
+CONTEXT_SPEC = DomainSpec(
+    kind="discrete", max_len=8, vocab_size=12, eos_id=2,
+    conditions=ConditionSpec(context=DomainSpec(kind="discrete", max_len=8, vocab_size=12, eos_id=2)),
+)
+
+
+def copy_task(rows: int, seed: int) -> Batch:
+    """Seven random tokens and EOS, to be written again under themselves as context: a context followed position by position."""
+    tokens = torch.randint(3, 12, (rows, 7), generator=torch.Generator().manual_seed(seed))
+    values = torch.cat([tokens, torch.full((rows, 1), 2)], dim=1)
+    return Batch.full_length(values, condition=Condition(context=Batch.full_length(values.clone())))
+
+
+@pytest.mark.parametrize("every_step", [False, True])
+def test_context_attention_keeps_sampling_teacher_forcing_and_rollouts_consistent(every_step: bool) -> None:
+    torch.manual_seed(7)
+    generator = TokenLSTMGenerator(CONTEXT_SPEC, embed_dim=8, hidden_dim=8, context_attention=True, condition_every_step=every_step).eval()
+    context = Batch(values=torch.randint(3, 12, (3, 8)), lengths=torch.tensor([8, 2, 1]))
+    condition = Condition(context=context)
+    batch = generator.sample(3, condition=condition)
+    taken = torch.log_softmax(generator.next_token_logits(batch.values, condition), -1).gather(2, batch.values.unsqueeze(2)).squeeze(2)
+    torch.testing.assert_close(taken * batch.mask, batch.log_probs.detach() * batch.mask)
+    rollouts = generator.rollouts(batch, 2)
+    for t in range(1, CONTEXT_SPEC.max_len):
+        assert torch.equal(rollouts.values[t - 1, :, :, :t], batch.values[:, :t].unsqueeze(0).expand(2, 3, t))
+    # Padding past a context's length is never read: changing it changes nothing.
+    padded = Condition(context=Batch(values=torch.where(torch.arange(8) < context.lengths.unsqueeze(1), context.values, 5), lengths=context.lengths))
+    torch.testing.assert_close(generator.next_token_logits(batch.values, condition), generator.next_token_logits(batch.values, padded))
+
+
+def test_context_attention_learns_a_position_by_position_context_that_one_vector_does_not() -> None:
+    """150 MLE steps on copying the context: with attention the held-out NLL is near 0; through one GRU state it stays near chance (ln 9 = 2.2)."""
+    nll = {}
+    for attention in (False, True):
+        torch.manual_seed(0)
+        generator = TokenLSTMGenerator(CONTEXT_SPEC, embed_dim=16, hidden_dim=32, context_attention=attention)
+        optimizer = torch.optim.Adam(generator.parameters(), lr=0.01)
+        for step in range(150):
+            loss = generator.pretrain_loss(copy_task(32, seed=step))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            nll[attention] = float(generator.pretrain_loss(copy_task(256, seed=10_000)))
+    assert nll[True] < 0.3 and nll[False] > 1.0, nll
+
+
+def test_context_attention_needs_a_context_condition() -> None:
+    with pytest.raises(ValueError, match="context_attention needs a domain whose condition is a context sequence"):
+        TokenLSTMGenerator(SPEC, embed_dim=8, hidden_dim=8, context_attention=True)
+
+
 def test_every_step_conditioning_changes_each_steps_distribution_not_only_the_first() -> None:
     torch.manual_seed(5)
     start_only = TokenLSTMGenerator(SPEC, embed_dim=8, hidden_dim=8)

@@ -48,7 +48,9 @@ class TokenLSTMGenerator(RecurrentTokenGenerator):
     logits; ``init`` how the parameters are drawn (:mod:`seqtk.plugins.init`; None keeps
     PyTorch's defaults, ``normal`` is SeqGAN's N(0, 0.1)); ``condition_every_step``
     (conditional domains) add the condition's vector to every input, not only the start
-    input.
+    input; ``context_attention`` (a context condition) let every step attend over the
+    context's steps (:mod:`seqtk.plugins.context_attention`), for a context followed
+    position by position.
     """
 
     _name: ClassVar[str] = "token-lstm"
@@ -63,6 +65,7 @@ class TokenLSTMGenerator(RecurrentTokenGenerator):
         temperature: PositiveFloat = 1.0,
         init: str | Mapping[str, Any] | None = None,
         condition_every_step: bool = False,
+        context_attention: bool = False,
     ) -> None:
         super().__init__()
         check_token_spec(spec, "token-lstm")
@@ -80,7 +83,7 @@ class TokenLSTMGenerator(RecurrentTokenGenerator):
         self.dropout = nn.Dropout(self.dropout_p)
         self.out = nn.Linear(hidden_dim, spec.vocab_size)
         self._register_logit_mask()
-        self._register_condition(embed_dim, condition_every_step)
+        self._register_condition(embed_dim, condition_every_step, context_attention, hidden_dim)
         apply_init(self, init, "token-lstm generator")
 
     # ----------------------------------------------------------- the LSTM cell

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from seqtk.core.capabilities import Rollouts
 from seqtk.core.interfaces import Batch, Condition, DomainSpec, Generator
 from seqtk.plugins.conditioning import ConditionEmbedding, condition_embedding
+from seqtk.plugins.context_attention import ContextAttention
 from seqtk.plugins.tokens.sampling import gumbel_softmax_sample, sample_categorical, sample_from_weights
 
 #: ``Rollouts`` lives in :mod:`seqtk.core.capabilities` (the ``rollouts`` promise); re-exported here for older imports.
@@ -104,18 +105,27 @@ class RecurrentTokenGenerator(Generator):
 
     # ----------------------------------------------------------- pieces
 
-    def _register_condition(self, embed_dim: int, every_step: bool = False) -> None:
+    def _register_condition(self, embed_dim: int, every_step: bool = False, attention: bool = False, top_dim: int = 0) -> None:
         """A conditional domain's condition enters as a vector added to the start input, and with ``every_step`` to every input (no parameters otherwise).
 
         The start input suffices for a condition the first tokens already express (a class
         of the conditional oracle); one that must hold over the whole sequence but is
         weakly visible in any few tokens (a chorale's mode) is better added at every step,
-        where the recurrent state cannot forget it.
+        where the recurrent state cannot forget it. ``attention`` (a context condition
+        only) lets every step's top output (width ``top_dim``) also attend over the
+        context's steps (:class:`ContextAttention`): a context that must be followed
+        position by position (the soprano over a bass line) is then read where it is
+        needed instead of through one vector.
         """
         self.condition_embed = condition_embedding(self.spec.conditions, embed_dim)
         self.condition_every_step = bool(every_step)
-        #: How many parts the cell's own state has (the condition's vector is one more), or None.
-        self._cell_parts = len(self._zero_state(1)) if every_step and self.condition_embed is not None else None
+        context = self.spec.conditions.context if self.spec.conditions is not None else None
+        if attention and context is None:
+            raise ValueError(f"{self._name} generator: context_attention needs a domain whose condition is a context sequence; this one has none")
+        self.context_attention = ContextAttention(context, top_dim) if attention and context is not None else None
+        rides = (every_step and self.condition_embed is not None) or self.context_attention is not None
+        #: How many parts the cell's own state has (the condition's vector and the attended context ride after them), or None.
+        self._cell_parts = len(self._zero_state(1)) if rides else None
 
     def _condition_vector(self, rows: int, condition: Condition | None, device: torch.device) -> Tensor | None:
         """``[rows, E]``: the condition's vector, or None when the domain has no conditions."""
@@ -134,23 +144,35 @@ class RecurrentTokenGenerator(Generator):
     def _every_step(self, vector: Tensor | None) -> bool:
         return vector is not None and getattr(self, "condition_every_step", False)
 
-    def _initial_state(self, rows: int, vector: Tensor | None) -> State:
-        """The cell's zero state; with every-step conditioning the condition's vector rides along as a last part.
+    def _memory(self, condition: Condition | None) -> list[Tensor]:
+        """``[memory [N, C, D], mask [N, C]]``: the context's steps to attend over, or nothing without ``context_attention``."""
+        attention = getattr(self, "context_attention", None)
+        if attention is None or condition is None or condition.context is None:
+            return []
+        return list(attention.memory(condition.context))
 
-        Carried in the state, the vector follows each row wherever the loops move rows
-        (finished rows dropped, prefixes completed in rollouts) with no bookkeeping of its own.
+    def _initial_state(self, rows: int, vector: Tensor | None, memory: list[Tensor] = []) -> State:  # noqa: B006 - never mutated
+        """The cell's zero state; the condition's vector (every-step conditioning) and the context's memory ride along after it.
+
+        Carried in the state, they follow each row wherever the loops move rows
+        (finished rows dropped, prefixes completed in rollouts) with no bookkeeping of their own.
         """
         state = self._zero_state(rows)
-        return [*state, vector] if self._every_step(vector) else state  # type: ignore[list-item]
+        return [*state, *([vector] if self._every_step(vector) else []), *memory]  # type: ignore[list-item]
 
     def _step_cell(self, x: Tensor, state: State) -> tuple[Tensor, State]:
-        """``_cell``, adding the condition's vector to the input when it rides in the state."""
+        """``_cell``, adding the condition's vector to the input and attending over the context when they ride in the state."""
         parts = getattr(self, "_cell_parts", None)
         if parts is None or len(state) == parts:
             return self._cell(x, state)
-        vector = state[-1]
-        top, new_state = self._cell(x + vector, state[:-1])
-        return top, [*new_state, vector]
+        extras = state[parts:]
+        attention = getattr(self, "context_attention", None)
+        memory = extras[-2:] if attention is not None else []
+        vector = extras[0] if len(extras) > len(memory) else None
+        top, new_state = self._cell(x if vector is None else x + vector, state[:parts])
+        if memory:
+            top = attention(top, *memory)  # type: ignore[misc]
+        return top, [*new_state, *extras]
 
     def _register_logit_mask(self) -> None:
         """The ``-inf`` logit offsets of ``spec.unsampled_ids`` (0 elsewhere), as a buffer."""
@@ -218,6 +240,9 @@ class RecurrentTokenGenerator(Generator):
         if self._every_step(vector):
             inputs = inputs + vector.unsqueeze(1)  # type: ignore[union-attr]
         hidden = self._teacher_forced(inputs)
+        memory = self._memory(condition)
+        if memory:
+            hidden = self.context_attention(hidden, *memory)  # type: ignore[misc]
         weight, bias = self._output_layer()
         return F.linear(self.dropout(hidden), weight, bias)
 
@@ -263,7 +288,7 @@ class RecurrentTokenGenerator(Generator):
         alive: Tensor | None = None  # rows still being sampled, None while it is all of them
         tokens = torch.full((n,), self.start_id, dtype=torch.long, device=device)
         vector = self._condition_vector(n, condition, device)
-        state = self._initial_state(n, vector)
+        state = self._initial_state(n, vector, self._memory(condition))
         workspace = self._workspace(draw, n, weight, bias)
         log_prob_columns: list[Tensor] = []
         relaxed_columns: list[Tensor] = []
@@ -390,7 +415,7 @@ class RecurrentTokenGenerator(Generator):
         rows, steps = values.shape
         tokens = torch.full((rows,), self.start_id, dtype=torch.long, device=values.device)
         vector = self._condition_vector(rows, condition, values.device)
-        state = self._initial_state(rows, vector)
+        state = self._initial_state(rows, vector, self._memory(condition))
         tops: list[Tensor] = []
         kept: list[State] = []
         start_inputs = self._start_inputs(rows, vector, values.device)
