@@ -42,6 +42,59 @@ def test_the_generator_makes_clips_the_discriminators_score_and_gradients_reach_
     assert generator.decoder.project.weight.grad is not None and generator.rnn.weight_ih_l0.grad.abs().sum() > 0
 
 
+def _rnn_inputs(generator: VideoLSTMGenerator, n: int) -> tuple[torch.Tensor, object]:
+    """The inputs and initial state the generator's LSTM received for one ``sample(n)``."""
+    seen: list[tuple] = []
+    handle = generator.rnn.register_forward_hook(lambda module, args, out: seen.append(args))
+    generator.sample(n)
+    handle.remove()
+    return seen[0][0], seen[0][1] if len(seen[0]) > 1 else None
+
+
+def test_motion_noise_per_clip_feeds_the_same_codes_at_every_step() -> None:
+    torch.manual_seed(0)
+    per_step = VideoLSTMGenerator(SPEC, frame_shape=[2, 8, 8], noise_dim=2, latent_dim=3, hidden_dim=8, width=4)
+    inputs, state = _rnn_inputs(per_step, 4)
+    assert state is None and not torch.equal(inputs[:, 0], inputs[:, 1])
+    assert torch.equal(inputs[:, 0, 2:], inputs[:, 2, 2:])  # the content code is drawn once per clip either way
+    per_clip = VideoLSTMGenerator(SPEC, frame_shape=[2, 8, 8], noise_dim=2, latent_dim=3, hidden_dim=8, width=4, motion_noise="clip")
+    inputs, _ = _rnn_inputs(per_clip, 4)
+    assert all(torch.equal(inputs[:, 0], inputs[:, t]) for t in range(3)) and not torch.equal(inputs[0, 0], inputs[1, 0])
+
+
+def test_the_initial_state_from_the_codes_is_a_linear_map_of_the_first_step() -> None:
+    torch.manual_seed(0)
+    generator = VideoLSTMGenerator(
+        SPEC, frame_shape=[2, 8, 8], noise_dim=2, latent_dim=3, hidden_dim=8, num_layers=2, width=4, initial_state="codes"
+    )
+    inputs, (hidden, cell) = _rnn_inputs(generator, 4)
+    assert hidden.shape == cell.shape == (2, 4, 8)
+    # by hand: the first step's codes [noise, content] through the linear layer, split into
+    # (hidden, cell) x (layer 0, layer 1), the hidden part squashed by tanh
+    flat = inputs[:, 0] @ generator.initial.weight.T + generator.initial.bias
+    assert torch.allclose(hidden[1, 2], torch.tanh(flat[2, 8:16]))
+    assert torch.allclose(cell[0, 3], flat[3, 16:24])
+    generator.sample(3).values.sum().backward()
+    assert generator.initial.weight.grad.abs().sum() > 0
+
+
+def test_the_broadcast_decoder_tiles_the_vector_beside_the_pixel_coordinates() -> None:
+    torch.manual_seed(0)
+    decoder = FrameDecoder(5, (1, 8, 8), width=4, levels=1, start="broadcast")
+    seen: list[torch.Tensor] = []
+    decoder.project.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    x = torch.randn(3, 5)
+    frames = decoder(x).detach()
+    assert frames.shape == (3, 1, 8, 8) and float(frames.min()) > 0 and float(frames.max()) < 1
+    grid = seen[0]
+    assert grid.shape == (3, 7, 4, 4)
+    assert torch.equal(grid[1, :5, 2, 3], x[1])  # the same vector in every cell
+    assert grid[0, 5, :, 0].tolist() == pytest.approx([-1, -1 / 3, 1 / 3, 1])  # row coordinate, top to bottom
+    assert grid[2, 6, 1].tolist() == pytest.approx([-1, -1 / 3, 1 / 3, 1])  # column coordinate, left to right
+    with pytest.raises(ValueError, match="'project' or 'broadcast', got 'tile'"):
+        FrameDecoder(5, (1, 8, 8), start="tile")
+
+
 def test_both_is_each_frames_score_plus_its_clips() -> None:
     torch.manual_seed(1)
     both = VideoDiscriminator(SPEC, frame_shape=[2, 8, 8], scores="both", embed_dim=6, width=4, hidden_dim=5)

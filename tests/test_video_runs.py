@@ -10,6 +10,7 @@ from PIL import Image
 
 from seqtk.core.api import run, sample
 from seqtk.core.cli import main
+from seqtk.core.errors import RecipeError
 
 
 def tiny_recipe(out: Path) -> dict:
@@ -59,3 +60,18 @@ def test_score_refuses_an_unknown_param_and_a_missing_folder(tmp_path: Path, cap
     assert main(["score", "video", "--real", str(folder), "--samples", str(folder), "--param", "colour=1"]) == 2
     assert "--param colour: not an option of video scoring; valid: size, channels, frames, stride" in capsys.readouterr().err
     assert main(["score", "video", "--real", str(tmp_path / "nowhere"), "--samples", str(folder)]) == 2
+
+
+def test_the_quickstarts_networks_learn_in_a_tiny_wgan_gp_run_and_a_misspelt_option_names_the_choices(tmp_path: Path) -> None:
+    recipe = tiny_recipe(tmp_path / "run")
+    recipe["generator"]["params"].update(decoder_start="broadcast", motion_noise="clip", initial_state="codes")
+    recipe["discriminator"] = {"name": "video-cnn", "params": {"scores": "both", "embed_dim": 8, "width": 4, "levels": 1, "num_filters": [4, 4, 4], "differences": True}}
+    recipe["objective"] = {"name": "wgan-gp", "params": {"critic_steps": 2}}
+    recipe["train"]["optimizer"] = {"generator": {"lr": 0.002, "betas": [0.5, 0.9]}, "discriminator": {"lr": 0.002, "betas": [0.5, 0.9]}}
+    result = run(recipe)
+    assert result.metrics["video-pixels"] < result.initial_metrics["video-pixels"] - 0.3, (result.initial_metrics, result.metrics)
+    assert sum(p.suffix == ".gif" for p in sample(tmp_path / "run", count=2, out_dir=tmp_path / "out")) == 2  # restores the broadcast grid
+    recipe["generator"]["params"]["decoder_start"] = "tile"
+    recipe["output"]["dir"] = str(tmp_path / "bad")
+    with pytest.raises(RecipeError, match=r"generator\.params\.decoder_start: expected one of 'project', 'broadcast', got a string 'tile'"):
+        run(recipe)

@@ -1,9 +1,12 @@
 """Networks that turn the LSTM machinery into a video model: a frame decoder, a frame encoder,
 a MoCoGAN-style generator and discriminators that read clips through the encoder.
 
-- :class:`FrameDecoder`: a vector to one frame, a linear layer to a small feature map,
-  then ``levels`` stride-2 transposed convolutions (each doubles the side), a 3x3
-  convolution to the frame's channels and a sigmoid.
+- :class:`FrameDecoder`: a vector to one frame, a linear layer to a small feature map
+  (or, with ``start="broadcast"``, the vector tiled over that map beside each cell's
+  coordinates and a 3x3 convolution: Watters et al. 2019's spatial broadcast decoder, in
+  which an object's position is a smooth function of the vector), then ``levels``
+  stride-2 transposed convolutions (each doubles the side), a 3x3 convolution to the
+  frame's channels and a sigmoid.
 - :class:`FrameEncoder`: one frame to a vector, ``levels`` stride-2 convolutions with
   leaky ReLUs (each halves the side), then a linear layer.
 - :class:`VideoLSTMGenerator`: MoCoGAN's split of content from motion (Tulyakov et al.
@@ -50,12 +53,22 @@ def _check_levels(frame_shape: tuple[int, int, int], levels: int, label: str) ->
 class FrameDecoder(nn.Module):
     """``[N, in_dim]`` vectors to ``[N, C, H, W]`` frames in (0, 1) (module docstring)."""
 
-    def __init__(self, in_dim: int, frame_shape: tuple[int, int, int], width: int = 32, levels: int = 2, norm: str = "layer") -> None:
+    def __init__(
+        self, in_dim: int, frame_shape: tuple[int, int, int], width: int = 32, levels: int = 2, norm: str = "layer", start: str = "project"
+    ) -> None:
         super().__init__()
+        if start not in ("project", "broadcast"):
+            raise ValueError(f"frame decoder: start must be 'project' or 'broadcast', got {start!r}")
         self.frame_shape = frame_shape
         self.start = _check_levels(frame_shape, levels, "frame decoder")
         self.top = width * 2 ** max(levels - 1, 0)
-        self.project = nn.Linear(in_dim, self.top * self.start[0] * self.start[1])
+        self.broadcast = start == "broadcast"
+        if self.broadcast:  # the vector tiled over the grid beside each cell's (row, column) in [-1, 1]
+            rows, cols = torch.meshgrid(torch.linspace(-1, 1, self.start[0]), torch.linspace(-1, 1, self.start[1]), indexing="ij")
+            self.register_buffer("grid", torch.stack([rows, cols]).unsqueeze(0), persistent=False)
+            self.project: nn.Module = nn.Conv2d(in_dim + 2, self.top, kernel_size=3, padding=1)
+        else:
+            self.project = nn.Linear(in_dim, self.top * self.start[0] * self.start[1])
 
         def normalise(channels: int) -> list[nn.Module]:
             if norm == "batch":
@@ -72,7 +85,11 @@ class FrameDecoder(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        start = self.project(x).view(-1, self.top, *self.start)
+        if self.broadcast:
+            tiled = x[:, :, None, None].expand(-1, -1, *self.start)
+            start = self.project(torch.cat([tiled, self.grid.expand(len(x), -1, -1, -1)], dim=1))
+        else:
+            start = self.project(x).view(-1, self.top, *self.start)
         return torch.sigmoid(self.body(start))
 
 
@@ -108,7 +125,15 @@ class VideoLSTMGenerator(Generator):
     group: no dependence on the batch, so samples in eval mode are those trained on),
     ``batch`` (DCGAN's; eval mode then uses running statistics) or ``none``;
     ``frame_shape`` ``[C, H, W]`` when the domain does not expose one; ``init`` how the
-    parameters are drawn (:mod:`seqtk.plugins.init`; None keeps PyTorch's defaults).
+    parameters are drawn (:mod:`seqtk.plugins.init`; None keeps PyTorch's defaults);
+    ``motion_noise`` ``step`` (MoCoGAN's: a fresh draw at every step) or ``clip`` (one draw
+    per clip, fed at every step: the motion then comes from the LSTM's own dynamics, as a
+    ball's straight flight and bounces follow from where it starts and how fast);
+    ``initial_state`` ``zero`` (PyTorch's) or ``codes`` (the LSTM's initial hidden and cell
+    states a learnt linear function of the clip's first motion draw and content code, so
+    where things start and how they move is set before the first frame);
+    ``decoder_start`` ``project`` (a linear layer to the decoder's first feature map) or
+    ``broadcast`` (:class:`FrameDecoder`).
     """
 
     def __init__(
@@ -124,6 +149,9 @@ class VideoLSTMGenerator(Generator):
         norm: Literal["layer", "batch", "none"] = "layer",
         frame_shape: list[int] | None = None,
         init: str | Mapping[str, Any] | None = None,
+        motion_noise: Literal["step", "clip"] = "step",
+        initial_state: Literal["zero", "codes"] = "zero",
+        decoder_start: Literal["project", "broadcast"] = "project",
     ) -> None:
         super().__init__()
         self.spec = spec
@@ -131,17 +159,25 @@ class VideoLSTMGenerator(Generator):
         if spec.length_weights:
             raise ValueError("video-lstm generator: clips have a fixed number of frames; the domain gave length_weights")
         self.noise_dim, self.latent_dim = noise_dim, latent_dim
+        self.motion_noise = motion_noise
         self.rnn = nn.LSTM(noise_dim + latent_dim, hidden_dim, num_layers=num_layers, batch_first=True)
-        self.decoder = FrameDecoder(hidden_dim + latent_dim, self.frame_shape, width, levels, norm)
+        self.initial = nn.Linear(noise_dim + latent_dim, 2 * num_layers * hidden_dim) if initial_state == "codes" else None
+        self.decoder = FrameDecoder(hidden_dim + latent_dim, self.frame_shape, width, levels, norm, decoder_start)
         low, high = spec.value_range if spec.value_range is not None else (0.0, 1.0)
         self._low, self._scale = float(low), float(high - low)
         apply_init(self, init, "video-lstm generator")
 
     def sample(self, n: int) -> Batch:
         steps = self.spec.max_len
-        noise = torch.randn(n, steps, self.noise_dim, device=self.device)
+        noise = torch.randn(n, steps if self.motion_noise == "step" else 1, self.noise_dim, device=self.device)
+        noise = noise.expand(n, steps, self.noise_dim)
         content = torch.randn(n, 1, self.latent_dim, device=self.device).expand(n, steps, self.latent_dim)
-        motion, _ = self.rnn(torch.cat([noise, content], dim=-1))
+        codes = torch.cat([noise, content], dim=-1)
+        state = None
+        if self.initial is not None:  # [layers, N, hidden] hidden and cell states from the first step's codes
+            hidden, cell = self.initial(codes[:, 0]).view(n, 2, self.rnn.num_layers, self.rnn.hidden_size).permute(1, 2, 0, 3)
+            state = (torch.tanh(hidden).contiguous(), cell.contiguous())
+        motion, _ = self.rnn(codes, state)
         frames = self.decoder(torch.cat([motion, content], dim=-1).reshape(n * steps, -1))
         return Batch.full_length(self._low + self._scale * frames.reshape(n, steps, -1))
 
