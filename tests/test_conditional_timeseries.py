@@ -350,6 +350,17 @@ def test_in_history_units_a_zero_output_repeats_the_last_value_and_the_absolute_
     assert torch.allclose(loss, (future - previous).abs().mean())
 
 
+def pretrain_on(generator: LSTMGenerator, draw: Any, steps: int = 150) -> None:
+    """``steps`` Adam updates (lr 0.01) of the generator's pretraining loss on ``draw(64)``'s (history, future) pairs."""
+    optimiser = torch.optim.Adam(generator.parameters(), lr=1e-2)
+    for _ in range(steps):
+        history, future = draw(64)
+        loss = generator.pretrain_loss(Batch.full_length(future, condition=Condition(context=Batch.full_length(history))))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+
+
 def test_pretraining_in_history_units_beats_repeating_the_last_value_on_a_mean_reverting_series() -> None:
     """x_t = 0.5 + 0.5 (x_{t-1} - 0.5) + noise: the last value is a poor forecast, the history says where the mean is."""
     stream = torch.Generator().manual_seed(0)
@@ -363,13 +374,7 @@ def test_pretraining_in_history_units_beats_repeating_the_last_value_on_a_mean_r
 
     torch.manual_seed(0)
     generator = LSTMGenerator(FORECAST_SPEC, hidden_dim=16, noise_dim=2, history_units=True, pretrain_error="absolute")
-    optimiser = torch.optim.Adam(generator.parameters(), lr=1e-2)
-    for _ in range(150):
-        history, future = windows(64)
-        loss = generator.pretrain_loss(Batch.full_length(future, condition=Condition(context=Batch.full_length(history))))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
+    pretrain_on(generator, windows)
     history, future = windows(500)
     real = Batch.full_length(future, condition=Condition(context=Batch.full_length(history)))
     mae = ForecastMAE(generator, samples=5)
@@ -400,13 +405,7 @@ def test_only_the_energy_score_teaches_the_noise_a_random_walks_spread(error: st
 
     torch.manual_seed(0)
     generator = LSTMGenerator(FORECAST_SPEC, hidden_dim=16, noise_dim=2, history_units=True, pretrain_error=error)
-    optimiser = torch.optim.Adam(generator.parameters(), lr=1e-2)
-    for _ in range(150):
-        history, future = walks(64)
-        loss = generator.pretrain_loss(Batch.full_length(future, condition=Condition(context=Batch.full_length(history))))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
+    pretrain_on(generator, walks)
     history, _ = walks(1)
     condition = Condition(context=Batch.full_length(history.expand(400, 5, 2)))
     with torch.no_grad():

@@ -229,6 +229,18 @@ def test_a_context_sequence_conditions_generator_and_discriminator_through_its_e
         generator.sample(2, condition=Condition(labels=torch.tensor([0, 1])))
 
 
+def check_one_distribution(generator: Any, condition: Condition, steps: int) -> tuple[Batch, Rollouts]:
+    """Three samples whose log-probs teacher forcing reproduces, and 2 rollouts of each that keep every prefix."""
+    batch = generator.sample(3, condition=condition)
+    taken = torch.log_softmax(generator.next_token_logits(batch.values, condition), -1).gather(2, batch.values.unsqueeze(2)).squeeze(2)
+    torch.testing.assert_close(taken * batch.mask, batch.log_probs.detach() * batch.mask)
+    rollouts = generator.rollouts(batch, 2)
+    # Every completion keeps its prefix and is as long as the sequence (fixed-length data).
+    for t in range(1, steps):
+        assert torch.equal(rollouts.values[t - 1, :, :, :t], batch.values[:, :t].unsqueeze(0).expand(2, 3, t))
+    return batch, rollouts
+
+
 @pytest.mark.parametrize("every_step", [False, True])
 def test_every_step_conditioning_keeps_sampling_teacher_forcing_and_rollouts_consistent(every_step: bool) -> None:
     """With the vector at every input, samples, teacher forcing and rollouts still describe one distribution."""
@@ -241,13 +253,7 @@ def test_every_step_conditioning_keeps_sampling_teacher_forcing_and_rollouts_con
         torch.manual_seed(4)
         generator = make().eval()
         condition = Condition(labels=torch.tensor([0, 1, 2]))
-        batch = generator.sample(3, condition=condition)
-        taken = torch.log_softmax(generator.next_token_logits(batch.values, condition), -1).gather(2, batch.values.unsqueeze(2)).squeeze(2)
-        torch.testing.assert_close(taken * batch.mask, batch.log_probs.detach() * batch.mask)
-        rollouts = generator.rollouts(batch, 2)
-        # Every completion keeps its prefix and is as long as the sequence (fixed-length data).
-        for t in range(1, SPEC.max_len):
-            assert torch.equal(rollouts.values[t - 1, :, :, :t], batch.values[:, :t].unsqueeze(0).expand(2, 3, t))
+        batch, rollouts = check_one_distribution(generator, condition, SPEC.max_len)
         assert rollouts.batch().condition.labels.tolist() == [0, 1, 2] * 2 * (SPEC.max_len - 1)
 
 
@@ -270,12 +276,7 @@ def test_context_attention_keeps_sampling_teacher_forcing_and_rollouts_consisten
     generator = TokenLSTMGenerator(CONTEXT_SPEC, embed_dim=8, hidden_dim=8, context_attention=True, condition_every_step=every_step).eval()
     context = Batch(values=torch.randint(3, 12, (3, 8)), lengths=torch.tensor([8, 2, 1]))
     condition = Condition(context=context)
-    batch = generator.sample(3, condition=condition)
-    taken = torch.log_softmax(generator.next_token_logits(batch.values, condition), -1).gather(2, batch.values.unsqueeze(2)).squeeze(2)
-    torch.testing.assert_close(taken * batch.mask, batch.log_probs.detach() * batch.mask)
-    rollouts = generator.rollouts(batch, 2)
-    for t in range(1, CONTEXT_SPEC.max_len):
-        assert torch.equal(rollouts.values[t - 1, :, :, :t], batch.values[:, :t].unsqueeze(0).expand(2, 3, t))
+    batch, _ = check_one_distribution(generator, condition, CONTEXT_SPEC.max_len)
     # Padding past a context's length is never read: changing it changes nothing.
     padded = Condition(context=Batch(values=torch.where(torch.arange(8) < context.lengths.unsqueeze(1), context.values, 5), lengths=context.lengths))
     torch.testing.assert_close(generator.next_token_logits(batch.values, condition), generator.next_token_logits(batch.values, padded))
